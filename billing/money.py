@@ -1,0 +1,59 @@
+"""Money: exact amounts and the one place where the contract's rounding happens.
+
+Exact intermediate values are `fractions.Fraction` (a daily charge is price / days_in_month, which
+has no finite decimal form); posted amounts are `Decimal` in the currency's precision.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+
+# ISO 4217 minor units for the currencies we expect; anything else defaults to 2.
+_MINOR_UNITS = {"HUF": 0, "EUR": 2, "RON": 2, "USD": 2, "GBP": 2, "CHF": 2, "JPY": 0, "PLN": 2, "CZK": 2}
+
+SUPPORTED_CURRENCIES = frozenset({"HUF", "EUR", "RON", "USD", "GBP", "CHF", "PLN", "CZK"})
+
+
+def minor_units(currency: str) -> int:
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def round_money(value: Fraction | Decimal | int, currency: str) -> Decimal:
+    """R of the contract: half-up to the currency's precision. The only rounding of money."""
+    if isinstance(value, Fraction):
+        digits = minor_units(currency)
+        scaled = value * (10**digits)
+        # half-up on the magnitude, exact on rationals (no binary or decimal approximation).
+        sign = -1 if scaled < 0 else 1
+        magnitude = abs(scaled)
+        whole = (magnitude.numerator * 2 + magnitude.denominator) // (2 * magnitude.denominator)
+        return (Decimal(sign * whole).scaleb(-digits)).quantize(quantum(currency))
+    return Decimal(value).quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def to_fraction(value: Decimal | int | str) -> Fraction:
+    return Fraction(Decimal(value))
+
+
+def parse_amount(text: str) -> Decimal:
+    """A decimal string from outside; raises ValueError on anything that is not a finite number."""
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, TypeError) as exc:
+        raise ValueError(f"not a decimal number: {text!r}") from exc
+    if not amount.is_finite():
+        raise ValueError(f"not a finite number: {text!r}")
+    return amount
+
+
+def has_currency_precision(amount: Decimal, currency: str) -> bool:
+    return amount == amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def fmt(amount: Decimal, currency: str) -> str:
+    """The JSON face of an amount: a decimal string in the currency's precision."""
+    return str(Decimal(amount).quantize(quantum(currency)))
