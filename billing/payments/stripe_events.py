@@ -1,0 +1,141 @@
+"""Pure readers of verified Stripe events: what, if anything, a webhook means for the ledger.
+
+One card payment usually produces both `checkout.session.completed` and
+`payment_intent.succeeded`; both readers give the same `external_id` (the payment intent id),
+which is the dedupe key the caller enforces with a unique constraint. Only the first event to
+arrive should credit the account.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Mapping
+
+from billing.payments.errors import UnattributedPayment, UnusableEvent
+from billing.payments.stripe_amounts import from_stripe_amount
+
+# Checkout reports async methods (bank debits) as completed-but-unpaid first, then sends
+# async_payment_succeeded when the money is there; both forms are a payment when paid.
+_SESSION_PAID_EVENTS = frozenset(
+    {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
+)
+_REFUND_EVENTS = frozenset(
+    {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentNotice:
+    stripe_event_id: str
+    external_id: str  # the payment intent id: one per payment, whichever event reported it
+    amount: Decimal
+    currency: str  # upper case, ISO 4217
+    proforma_number: str | None
+    account_id: str
+    occurred_at: datetime  # aware, UTC: when Stripe created the event
+
+
+@dataclass(frozen=True, slots=True)
+class RefundNotice:
+    stripe_event_id: str
+    refund_id: str
+    payment_intent_id: str | None
+    amount: Decimal
+    currency: str
+    status: str  # Stripe's: pending, requires_action, succeeded, failed, canceled
+    reference: str | None  # metadata["reference"] we set when asking for the refund
+    occurred_at: datetime
+
+
+def _field(obj: Mapping[str, Any], name: str, event_id: str) -> Any:
+    value = obj.get(name)
+    if value is None:
+        raise UnusableEvent(f"Stripe event {event_id}: object has no {name!r}")
+    return value
+
+
+def _occurred_at(event: Mapping[str, Any]) -> datetime:
+    return datetime.fromtimestamp(int(event["created"]), tz=timezone.utc)
+
+
+def _id_of(value: Any) -> str | None:
+    """An expandable field: a bare id or the expanded object."""
+    if isinstance(value, Mapping):
+        return value.get("id")
+    return value
+
+
+def _notice(event, external_id, amount_minor, currency, metadata) -> PaymentNotice:
+    account_id = (metadata or {}).get("account_id")
+    if not account_id:
+        raise UnattributedPayment(event["id"], external_id)
+    return PaymentNotice(
+        stripe_event_id=event["id"],
+        external_id=external_id,
+        amount=from_stripe_amount(amount_minor, currency),
+        currency=currency.upper(),
+        proforma_number=(metadata or {}).get("proforma_number") or None,
+        account_id=account_id,
+        occurred_at=_occurred_at(event),
+    )
+
+
+def payment_from_event(event: Mapping[str, Any]) -> PaymentNotice | None:
+    """A paid checkout session or a succeeded payment intent -> PaymentNotice; else None."""
+    kind = event.get("type")
+    obj = event.get("data", {}).get("object", {})
+    event_id = event.get("id", "?")
+    if kind in _SESSION_PAID_EVENTS:
+        if obj.get("payment_status") != "paid":
+            return None  # completed but the money is not there yet (async method)
+        external_id = _id_of(_field(obj, "payment_intent", event_id))
+        return _notice(
+            event, external_id, _field(obj, "amount_total", event_id),
+            _field(obj, "currency", event_id), obj.get("metadata"),
+        )
+    if kind == "payment_intent.succeeded":
+        amount = obj.get("amount_received") or _field(obj, "amount", event_id)
+        return _notice(
+            event, _field(obj, "id", event_id), amount,
+            _field(obj, "currency", event_id), obj.get("metadata"),
+        )
+    return None
+
+
+def _refund_notice(event: Mapping[str, Any], refund: Mapping[str, Any]) -> RefundNotice:
+    event_id = event.get("id", "?")
+    currency = _field(refund, "currency", event_id)
+    return RefundNotice(
+        stripe_event_id=event["id"],
+        refund_id=_field(refund, "id", event_id),
+        payment_intent_id=_id_of(refund.get("payment_intent")),
+        amount=from_stripe_amount(_field(refund, "amount", event_id), currency),
+        currency=currency.upper(),
+        status=_field(refund, "status", event_id),
+        reference=(refund.get("metadata") or {}).get("reference") or None,
+        occurred_at=_occurred_at(event),
+    )
+
+
+def refund_from_event(event: Mapping[str, Any]) -> RefundNotice | None:
+    """A refund's state change -> RefundNotice; None for other events.
+
+    refund.* events carry the refund itself. charge.refunded carries the charge, whose
+    `refunds` list Stripe no longer includes by default (API 2022-11-15+): then it is None and
+    the accompanying refund.updated event is the one that counts. When the list is present, the
+    newest refund is reported.
+    """
+    kind = event.get("type")
+    obj = event.get("data", {}).get("object", {})
+    if kind in _REFUND_EVENTS:
+        return _refund_notice(event, obj)
+    if kind == "charge.refunded":
+        refunds = (obj.get("refunds") or {}).get("data") or []
+        if not refunds:
+            return None
+        newest = max(refunds, key=lambda refund: refund.get("created", 0))
+        if newest.get("payment_intent") is None and obj.get("payment_intent"):
+            newest = {**newest, "payment_intent": obj["payment_intent"]}
+        return _refund_notice(event, newest)
+    return None
