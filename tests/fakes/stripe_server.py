@@ -74,7 +74,7 @@ class FakeStripe:
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "FakeStripe":
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
