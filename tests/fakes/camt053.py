@@ -1,0 +1,122 @@
+"""Builds camt.053 statement files for tests, in any version from .02 to .08.
+
+Version differences that the parser must cope with are reproduced: Sts as text before .06 and
+as `<Sts><Cd>` from .06; the debtor's name in `Dbtr/Nm` before .08 and `Dbtr/Pty/Nm` in .08.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+
+@dataclass(frozen=True)
+class Entry:
+    amount: str
+    credit: bool = True
+    currency: str = "HUF"
+    status: str = "BOOK"
+    booking_date: str | None = "2026-03-18"
+    booking_datetime: str | None = None  # e.g. "2026-03-18T23:30:00+01:00", instead of the date
+    acct_svcr_ref: str | None = None
+    ntry_ref: str | None = None
+    unstructured: tuple[str, ...] = ()
+    structured_ref: str | None = None
+    end_to_end_id: str | None = None
+    additional_info: str | None = None
+    debtor_name: str | None = None
+    debtor_iban: str | None = None
+    reversal: bool = False
+
+
+@dataclass(frozen=True)
+class Statement:
+    entries: tuple[Entry, ...]
+    statement_id: str = "STMT-20260318-001"
+    iban: str = "HU42117730161111101800000000"
+    currency: str | None = "HUF"
+    version: int = 2
+    extra_statements: tuple["Statement", ...] = field(default=())
+
+
+def namespace(version: int) -> str:
+    return f"urn:iso:std:iso:20022:tech:xsd:camt.053.001.{version:02d}"
+
+
+def _sub(parent, name: str, text: str | None = None, **attrs):
+    element = etree.SubElement(parent, f"{{{parent.nsmap[None]}}}{name}", **attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _entry(stmt, entry: Entry, version: int) -> None:
+    ntry = _sub(stmt, "Ntry")
+    if entry.ntry_ref:
+        _sub(ntry, "NtryRef", entry.ntry_ref)
+    _sub(ntry, "Amt", entry.amount, Ccy=entry.currency)
+    _sub(ntry, "CdtDbtInd", "CRDT" if entry.credit else "DBIT")
+    if entry.reversal:
+        _sub(ntry, "RvslInd", "true")
+    if version >= 6:
+        _sub(_sub(ntry, "Sts"), "Cd", entry.status)
+    else:
+        _sub(ntry, "Sts", entry.status)
+    if entry.booking_date or entry.booking_datetime:
+        booking = _sub(ntry, "BookgDt")
+        if entry.booking_datetime:
+            _sub(booking, "DtTm", entry.booking_datetime)
+        else:
+            _sub(booking, "Dt", entry.booking_date)
+        _sub(_sub(ntry, "ValDt"), "Dt", entry.booking_date or entry.booking_datetime[:10])
+    if entry.acct_svcr_ref:
+        _sub(ntry, "AcctSvcrRef", entry.acct_svcr_ref)
+    _sub(_sub(_sub(ntry, "BkTxCd"), "Prtry"), "Cd", "TRF")
+    tx = _sub(_sub(ntry, "NtryDtls"), "TxDtls")
+    if entry.end_to_end_id:
+        _sub(_sub(tx, "Refs"), "EndToEndId", entry.end_to_end_id)
+    if entry.debtor_name or entry.debtor_iban:
+        parties = _sub(tx, "RltdPties")
+        if entry.debtor_name:
+            debtor = _sub(parties, "Dbtr")
+            _sub(_sub(debtor, "Pty") if version >= 8 else debtor, "Nm", entry.debtor_name)
+        if entry.debtor_iban:
+            _sub(_sub(_sub(parties, "DbtrAcct"), "Id"), "IBAN", entry.debtor_iban)
+    if entry.unstructured or entry.structured_ref:
+        info = _sub(tx, "RmtInf")
+        for line in entry.unstructured:
+            _sub(info, "Ustrd", line)
+        if entry.structured_ref:
+            _sub(_sub(_sub(info, "Strd"), "CdtrRefInf"), "Ref", entry.structured_ref)
+    if entry.additional_info:
+        _sub(ntry, "AddtlNtryInf", entry.additional_info)
+
+
+def _statement(parent, statement: Statement, version: int) -> None:
+    stmt = _sub(parent, "Stmt")
+    _sub(stmt, "Id", statement.statement_id)
+    _sub(stmt, "CreDtTm", "2026-03-19T06:00:00+01:00")
+    account = _sub(stmt, "Acct")
+    _sub(_sub(account, "Id"), "IBAN", statement.iban)
+    if statement.currency:
+        _sub(account, "Ccy", statement.currency)
+    balance = _sub(stmt, "Bal")
+    _sub(_sub(_sub(balance, "Tp"), "CdOrPrtry"), "Cd", "OPBD")
+    _sub(balance, "Amt", "1000000", Ccy=statement.currency or "HUF")
+    _sub(balance, "CdtDbtInd", "CRDT")
+    _sub(_sub(balance, "Dt"), "Dt", "2026-03-18")
+    for entry in statement.entries:
+        _entry(stmt, entry, version)
+
+
+def build_statement(statement: Statement) -> bytes:
+    """The statement (and any extra_statements) as a camt.053 file."""
+    ns = namespace(statement.version)
+    document = etree.Element(f"{{{ns}}}Document", nsmap={None: ns})
+    container = _sub(document, "BkToCstmrStmt")
+    header = _sub(container, "GrpHdr")
+    _sub(header, "MsgId", f"MSG-{statement.statement_id}")
+    _sub(header, "CreDtTm", "2026-03-19T06:00:00+01:00")
+    for each in (statement, *statement.extra_statements):
+        _statement(container, each, statement.version)
+    return etree.tostring(document, xml_declaration=True, encoding="UTF-8", pretty_print=True)
