@@ -161,3 +161,12 @@ def test_refund_over_the_paid_amount_is_refused(fake, gateway):
     with pytest.raises(GatewayError, match="greater than unrefunded"):
         gateway.refund(payment_intent_id=intent_id, amount=Decimal("10313"), currency="HUF",
                        idempotency_key="CN-X")
+
+
+def test_webhook_checked_against_the_real_clock_by_default(fake, gateway):
+    event = fake.event("payment_intent.succeeded", {"id": "pi_now"})
+    payload, header = fake.webhook(event)                # signed now
+    assert gateway.parse_webhook(payload, header)["id"] == event["id"]
+    old_payload, old_header = fake.webhook(event, timestamp=T)   # signed in March 2026
+    with pytest.raises(InvalidSignature, match="away from now"):
+        gateway.parse_webhook(old_payload, old_header)
