@@ -25,13 +25,8 @@ def quantum(currency: str) -> Decimal:
 def round_money(value: Fraction | Decimal | int, currency: str) -> Decimal:
     """R of the contract: half-up to the currency's precision. The only rounding of money."""
     if isinstance(value, Fraction):
-        digits = minor_units(currency)
-        scaled = value * (10**digits)
         # half-up on the magnitude, exact on rationals (no binary or decimal approximation).
-        sign = -1 if scaled < 0 else 1
-        magnitude = abs(scaled)
-        whole = (magnitude.numerator * 2 + magnitude.denominator) // (2 * magnitude.denominator)
-        return (Decimal(sign * whole).scaleb(-digits)).quantize(quantum(currency))
+        return _round_digits(value, minor_units(currency)).quantize(quantum(currency))
     return Decimal(value).quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
@@ -57,3 +52,20 @@ def has_currency_precision(amount: Decimal, currency: str) -> bool:
 def fmt(amount: Decimal, currency: str) -> str:
     """The JSON face of an amount: a decimal string in the currency's precision."""
     return str(Decimal(amount).quantize(quantum(currency)))
+
+
+def round_unit_price(value: Fraction | Decimal, currency: str) -> Decimal:
+    """A net unit price shown on a document: two more digits than the currency, half-up."""
+    return _round_digits(Fraction(value), minor_units(currency) + 2)
+
+
+def to_huf(amount: Decimal, rate: Decimal) -> Decimal:
+    """A document amount converted at the exchange rate, in whole forints (the HUF precision)."""
+    return round_money(Fraction(amount) * Fraction(rate), "HUF")
+
+
+def _round_digits(value: Fraction, digits: int) -> Decimal:
+    scaled = abs(value) * (10**digits)
+    whole = (scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
+    sign = -1 if value < 0 else 1
+    return Decimal(sign * whole).scaleb(-digits)

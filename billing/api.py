@@ -1,0 +1,168 @@
+"""The HTTP routes of CONTRACT.md §7. Each route: authorise, validate, call one use case."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing import auth, views
+from billing.accounts import account_from_event
+from billing.cycle import run_cycle
+from billing.errors import InvalidInput, NotFound
+from billing.events import ingest
+from billing.plans import define_plan
+from schemas.api import ClockRunIn, PlanIn
+
+LOCALES = ("hu", "ro", "en", "de")
+
+
+def _locale(value: str | None) -> str | None:
+    if value is not None and value not in LOCALES:
+        raise InvalidInput("unsupported locale", {"errors": [{"field": "locale", "message": f"one of {LOCALES}"}]})
+    return value
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} is YYYY-MM-DD", {"errors": [{"field": name, "message": str(exc)}]}) from exc
+
+
+def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    from service import read_json
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/v1/plans", tags=["plans"], status_code=201)
+    def post_plan(body: PlanIn, principal: auth.Principal = Depends(principal_dep),
+                  session: Session = Depends(session_dep)):
+        auth.require(principal, "crm", "finance")
+        with session.begin():
+            plan, created = define_plan(session, body)
+        return JSONResponse(plan, status_code=201 if created else 200)
+
+    @app.post("/v1/events", tags=["events"], status_code=201,
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                  "type": "object", "description": "one event, or {\"events\": [...]} with up to 1,000"}}}}})
+    async def post_events(request: Request, principal: auth.Principal = Depends(principal_dep)):
+        auth.require(principal, "crm")
+        payload = await read_json(request)
+        batch = isinstance(payload, dict) and "events" in payload and set(payload) == {"events"}
+        items = payload["events"] if batch else [payload]
+        if not isinstance(items, list):
+            raise InvalidInput("events is a list", {"errors": [{"index": None, "field": "events",
+                                                               "message": "must be a list"}]})
+        results = _ingest_with_retry(factory, items)
+        accepted = sum(1 for r in results if r.status == "accepted")
+        body: dict[str, Any] = {"accepted": accepted, "duplicates": len(results) - accepted,
+                                "results": [{"id": r.id, "status": r.status} for r in results]}
+        if not batch:
+            body.update(id=results[0].id, status=results[0].status)
+        return JSONResponse(body, status_code=201 if accepted else 200)
+
+    @app.post("/v1/clock/run", tags=["cycle"])
+    def clock_run(body: ClockRunIn, principal: auth.Principal = Depends(principal_dep)) -> dict:
+        auth.require(principal, "crm", "finance")
+        return run_cycle(factory, body.until)
+
+    @app.get("/v1/accounts/{account_id}", tags=["accounts"])
+    def get_account(account_id: str, principal: auth.Principal = Depends(principal_dep),
+                    session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return views.account_view(session, account_id)
+
+    @app.post("/v1/accounts/{account_id}/keys", tags=["accounts"], status_code=201)
+    def post_key(account_id: str, principal: auth.Principal = Depends(principal_dep),
+                 session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm")
+        with session.begin():
+            views.get_account(session, account_id)
+            key = auth.create_key(session, "customer", account_id)
+        return {"key": key, "account_id": account_id, "scope": "customer"}
+
+    @app.get("/v1/accounts/{account_id}/ledger", tags=["accounts"])
+    def get_ledger(account_id: str, date_from: str | None = Query(None, alias="from"),
+                   date_to: str | None = Query(None, alias="to"),
+                   principal: auth.Principal = Depends(principal_dep), session: Session = Depends(session_dep)):
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return views.ledger_view(session, account_id, _date(date_from, "from"), _date(date_to, "to"))
+
+    @app.get("/v1/accounts/{account_id}/documents", tags=["documents"])
+    def get_documents(account_id: str, principal: auth.Principal = Depends(principal_dep),
+                      session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return views.documents_view(session, account_id)
+
+    @app.get("/v1/accounts/{account_id}/statements/{month}.pdf", tags=["statements"],
+             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+    def get_statement_pdf(account_id: str, month: str, locale: str | None = None, explain: int = 0,
+                          principal: auth.Principal = Depends(principal_dep), session: Session = Depends(session_dep)):
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        from invoices.pdf import render_statement_pdf
+
+        st = views.statement(session, account_id, month)
+        pdf = render_statement_pdf(st, _locale(locale), explain=bool(explain))
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="statement-{account_id}-{month}.pdf"'})
+
+    @app.get("/v1/accounts/{account_id}/statements/{month}", tags=["statements"])
+    def get_statement(account_id: str, month: str, principal: auth.Principal = Depends(principal_dep),
+                      session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return views.statement_json(views.statement(session, account_id, month))
+
+    def _document_for(session: Session, number: str, principal: auth.Principal):
+        row = views.get_document_row(session, number)
+        auth.require(principal, "crm", "finance", "customer", account_id=row.account_id)
+        return row
+
+    @app.get("/v1/documents/{number}.pdf", tags=["documents"], response_class=Response,
+             responses={200: {"content": {"application/pdf": {}}}})
+    def get_document_pdf(number: str, locale: str | None = None, principal: auth.Principal = Depends(principal_dep),
+                         session: Session = Depends(session_dep)):
+        _document_for(session, number, principal)
+        from invoices.pdf import render_document_pdf
+
+        pdf = render_document_pdf(views.frozen_document(session, number), _locale(locale))
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
+
+    @app.get("/v1/documents/{number}/nav.xml", tags=["documents"], response_class=Response,
+             responses={200: {"content": {"application/xml": {}}}})
+    def get_document_xml(number: str, principal: auth.Principal = Depends(principal_dep),
+                         session: Session = Depends(session_dep)):
+        row = _document_for(session, number, principal)
+        if row.kind == "proforma":
+            raise NotFound("a proforma is not an invoice and is never reported to NAV")
+        from nav_reporting.xml import build_invoice_data
+
+        return Response(build_invoice_data(views.frozen_document(session, number)), media_type="application/xml")
+
+    @app.get("/v1/documents/{number}", tags=["documents"])
+    def get_document(number: str, principal: auth.Principal = Depends(principal_dep),
+                     session: Session = Depends(session_dep)) -> dict:
+        _document_for(session, number, principal)
+        return views.document_view(session, number)
+
+
+
+def _ingest_with_retry(factory: sessionmaker, items: list) -> list:
+    # Two requests racing with the same event id: the unique key stops the second insert; the
+    # retry then sees the stored event and answers duplicate (or 409 for another body).
+    for attempt in range(3):
+        try:
+            with factory.begin() as session:
+                return ingest(session, items, account_from_event)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")

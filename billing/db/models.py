@@ -1,0 +1,201 @@
+"""Tables of the billing core. Events, journal entries, postings, documents and allocations are
+append-only; `account_states` is a rebuildable projection (see billing/domain/state.py)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from billing.db.base import AwareDateTime, Base, ExactDecimal, utcnow
+
+Money = ExactDecimal()
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class PlanPrice(Base):
+    """A price version. The first one is in force from the beginning; a later one takes effect
+    30 days after it was announced (Romanian terms §2), never retroactively."""
+    __tablename__ = "plan_prices"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    plan_code: Mapped[str] = mapped_column(ForeignKey("plans.code"), index=True)
+    monthly_seat_price: Mapped[Decimal] = mapped_column(Money)
+    discount_percent: Mapped[Decimal] = mapped_column(Numeric(9, 4))
+    prices_include_vat: Mapped[bool] = mapped_column(Boolean)
+    announced_on: Mapped[date | None] = mapped_column(Date)
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("plan_code", "effective_from", name="plan_effective"),)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(320))
+    country: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    locale: Mapped[str] = mapped_column(String(8))
+    terms: Mapped[str] = mapped_column(String(2))
+    trial_days: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    plan: Mapped[str] = mapped_column(String(64))
+    created_day: Mapped[date] = mapped_column(Date)
+    created_at_instant: Mapped[datetime] = mapped_column(AwareDateTime)
+    address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tax_number: Mapped[str | None] = mapped_column(String(32))
+    eu_vat_number: Mapped[str | None] = mapped_column(String(32))
+    vat: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_event_id: Mapped[str] = mapped_column(String(128))
+    personal_data_erased_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    seq: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(128), unique=True)  # dedup is a constraint, not an if
+    type: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[str] = mapped_column(String(128))
+    occurred_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    day: Mapped[date] = mapped_column(Date)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_events_pending", "account_id", "applied", "day"),)
+
+
+class AccountStateRow(Base):
+    __tablename__ = "account_states"
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    through: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entries"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    account_id: Mapped[str | None] = mapped_column(String(128))
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(Money)  # signed, customer's side
+    currency: Mapped[str] = mapped_column(String(3))
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    document_number: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    __table_args__ = (Index("ix_journal_account_day", "account_id", "day", "id"),)
+
+
+class PostingRow(Base):
+    __tablename__ = "postings"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    ledger_account: Mapped[str] = mapped_column(String(160), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)  # debit +, credit −
+    currency: Mapped[str] = mapped_column(String(3))
+    day: Mapped[date] = mapped_column(Date)
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    issue_date: Mapped[date] = mapped_column(Date, index=True)
+    due_date: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    gross: Mapped[Decimal] = mapped_column(Money)
+    net: Mapped[Decimal] = mapped_column(Money)
+    vat: Mapped[Decimal] = mapped_column(Money)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)  # the frozen invoices.documents.Document
+    content_hash: Mapped[str] = mapped_column(String(64))
+    explain: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class AllocationRow(Base):
+    __tablename__ = "allocations"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    payment_event_id: Mapped[str] = mapped_column(String(128))
+    proforma_number: Mapped[str] = mapped_column(String(64), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    day: Mapped[date] = mapped_column(Date)
+
+
+class RefundRow(Base):
+    __tablename__ = "refunds"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    parts: Mapped[list[Any]] = mapped_column(JSON)
+    credit_notes: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class RefundStatusRow(Base):
+    """The refund's state machine as appended transitions: due → submitted → succeeded | failed,
+    or due → payout_instructed → paid_out."""
+    __tablename__ = "refund_status"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), index=True)
+    part_index: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(24))
+    info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class Notice(Base):
+    """Outgoing notices for the CRM (access changes, documents issued), delivered from here."""
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    topic: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class Rejection(Base):
+    __tablename__ = "event_rejections"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # admin | crm | finance | customer
+    account_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class CycleRun(Base):
+    __tablename__ = "cycle_runs"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    until: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    accounts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+IMMUTABLE_TABLES = ("journal_entries", "postings", "documents", "allocations", "refunds", "refund_status")

@@ -1,0 +1,363 @@
+"""The daily cycle of one account as a pure function: state + events + days → new state + outputs.
+
+The database adapter (billing/cycle.py) loads, calls `advance` and stores what it returns in one
+transaction; the preview calls the very same function and stores nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Callable, Protocol
+
+from billing.domain.records import (ACCESS, CHARGING_STATES, Allocation, CycleConfig, DocumentDraft,
+                                    DraftLine, Event, Outcome, Posting, PriceTerms, Profile,
+                                    RefundOrder, RefundPart, Rejection, StateChange)
+from billing.domain.state import AccountState, InvoiceState, PaymentState, ProformaState
+from billing.money import round_money
+from invoices.vat import monthly_price
+from proration.days import (cumulative_entry, daily_charge, month_end, month_key, month_spans,
+                            next_month_end, span_charge, termination_refund)
+
+
+class Context(Protocol):
+    config: CycleConfig
+
+    def price(self, plan: str, day: date) -> PriceTerms: ...
+
+    def allocate_number(self, kind: str, day: date) -> str: ...
+
+
+def new_state(profile: Profile, plan: str) -> AccountState:
+    return AccountState(account_id=profile.account_id, status="trialing",
+                        conversion_day=profile.created_day + timedelta(days=profile.trial_days),
+                        plan=plan)
+
+
+def customer_account(account_id: str) -> str:
+    return f"customer:{account_id}"
+
+
+@dataclass
+class _Run:
+    """Collects the outputs of one call to `advance`."""
+    profile: Profile
+    ctx: Context
+    state: AccountState
+    postings: list[Posting] = field(default_factory=list)
+    documents: list[DocumentDraft] = field(default_factory=list)
+    allocations: list[Allocation] = field(default_factory=list)
+    changes: list[StateChange] = field(default_factory=list)
+    refunds: list[RefundOrder] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def currency(self) -> str:
+        return self.profile.currency
+
+    def post(self, day: date, kind: str, amount: Decimal, counter: str, **extra) -> None:
+        """A posting between the customer's prepaid balance and one counter account."""
+        if amount == 0:
+            return
+        customer = customer_account(self.profile.account_id)
+        # amount > 0 credits the customer (payment, reversal): Dr counter, Cr customer.
+        legs = ((counter, amount), (customer, -amount))
+        self.postings.append(Posting(self.profile.account_id, day, kind, amount, self.currency, legs, **extra))
+        self.state.balance += amount
+
+    def set_status(self, day: date, new: str) -> None:
+        old = self.state.status
+        if old != new:
+            self.state.status = new
+            self.changes.append(StateChange(day, old, new))
+
+
+def advance(state: AccountState, profile: Profile, events: list[Event], until: date,
+            ctx: Context) -> tuple[AccountState, Outcome]:
+    """Process the account through the end of `until`. Events dated on or before the last processed
+    day arrive late: they take effect on the first day processed now (or on that last day when
+    the run does not move forward), never by rewriting what was posted."""
+    run = _Run(profile, ctx, state.copy())
+    st = run.state
+    first = profile.created_day if st.through is None else st.through + timedelta(days=1)
+    by_day: dict[date, list[Event]] = {}
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.seq)):
+        if event.day > until:
+            continue
+        by_day.setdefault(max(event.day, first if first <= until else st.through), []).append(event)
+    if first > until and st.through is not None and by_day.get(st.through):
+        # A re-run of a day already processed: only the late events, no second charge.
+        _apply_events(run, st.through, by_day[st.through], set())
+        _evaluate_lateness(run, st.through)
+    day = first
+    while day <= until:
+        _process_day(run, day, by_day.get(day, []))
+        st.through = day
+        day += timedelta(days=1)
+    return st, Outcome(tuple(run.postings), tuple(run.documents), tuple(run.allocations),
+                       tuple(run.changes), tuple(run.refunds), tuple(run.rejections))
+
+
+def _process_day(run: _Run, day: date, events: list[Event]) -> None:
+    st = run.state
+    if st.month != month_key(day):
+        st.month, st.month_exact, st.month_list_exact, st.month_posted = month_key(day), Fraction(0), Fraction(0), Decimal(0)
+    start_users = set(st.active_users)
+    activated_today: set[str] = set()
+    terminate = _apply_events(run, day, events, activated_today)
+    if st.status == "trialing" and day >= st.conversion_day:
+        run.set_status(day, "active" if st.paid_ever else "awaiting_payment")
+    _evaluate_lateness(run, day)
+    seats = len(start_users | activated_today)
+    st.last_seats = seats
+    balance_before_today = st.balance
+    if st.status in CHARGING_STATES:
+        _charge(run, day, seats, sorted(start_users | activated_today), events)
+    if terminate is not None:
+        _terminate(run, day, terminate)
+        return
+    if st.status not in ("trialing", "terminated", "expired"):
+        _maybe_issue_proforma(run, day, seats, balance_before_today)
+
+
+def _apply_events(run: _Run, day: date, events: list[Event], activated_today: set[str]) -> Event | None:
+    st = run.state
+    terminate = None
+    for event in events:
+        if event.type == "account.created":
+            continue
+        if st.status in ("terminated", "expired"):
+            run.rejections.append(Rejection(event.id, day, f"account is {st.status}"))
+            continue
+        if event.type == "seat.activated":
+            user = event.data["user_id"]
+            if user not in st.active_users:
+                st.active_users = sorted(set(st.active_users) | {user})
+            activated_today.add(user)
+        elif event.type == "seat.deactivated":
+            st.active_users = [u for u in st.active_users if u != event.data["user_id"]]
+        elif event.type == "plan.changed":
+            st.plan = event.data["plan"]
+        elif event.type == "payment.received":
+            _credit_payment(run, day, event)
+        elif event.type == "account.terminated":
+            terminate = event
+    return terminate
+
+
+def _price(run: _Run, day: date) -> tuple[Fraction, Fraction, PriceTerms]:
+    terms = run.ctx.price(run.state.plan, day)
+    return (monthly_price(terms.list_price, terms.prices_include_vat, run.profile.vat),
+            Fraction(terms.discount_percent) / 100, terms)
+
+
+def _charge(run: _Run, day: date, seats: int, users: list[str], events: list[Event]) -> None:
+    st = run.state
+    price, discount, terms = _price(run, day)
+    exact = daily_charge(seats, price, discount, day)
+    st.month_exact += exact
+    st.month_list_exact += daily_charge(seats, price, Fraction(0), day)
+    amount = cumulative_entry(st.month_exact, st.month_posted, run.currency)
+    if seats == 0 and amount == 0:
+        return
+    st.month_posted += amount
+    st.charged_since_conversion += amount
+    details = {
+        "seats": seats, "users": users, "plan": terms.plan,
+        "list_price": str(terms.list_price), "discount_percent": str(terms.discount_percent),
+        "prices_include_vat": terms.prices_include_vat, "vat_kind": run.profile.vat.kind,
+        "monthly_price_exact": str(price), "day_exact": str(exact),
+        "month_to_date_exact": str(st.month_exact),
+        "month_to_date_rounded": str(st.month_posted),
+        "events": [e.id for e in events if e.type.startswith("seat.") or e.type == "plan.changed"],
+    }
+    run.post(day, "charge", -amount, "revenue", details=details)
+
+
+def _credit_payment(run: _Run, day: date, event: Event) -> None:
+    st = run.state
+    amount = Decimal(event.data["amount"])
+    method = event.data.get("method", "bank_transfer")
+    run.post(day, "payment", amount, f"clearing:{method}", event_id=event.id,
+             details={"method": method, "reference": event.data.get("reference"),
+                      "external_id": event.data.get("external_id")})
+    st.payments.append(PaymentState(event.id, event.data.get("external_id"), method, amount))
+    st.paid_ever = True
+    remaining = amount
+    lines: list[DraftLine] = []
+    for proforma in sorted(st.open_proformas(), key=lambda p: (p.issue_date, p.number)):
+        if remaining <= 0:
+            break
+        share = min(remaining, proforma.unpaid)
+        proforma.paid += share
+        remaining -= share
+        run.allocations.append(Allocation(event.id, proforma.number, share, day))
+        lines.append(DraftLine(f"Seat licences, prepayment per proforma {proforma.number}",
+                               Decimal(1), "piece", share, proforma.period_start, proforma.period_end,
+                               details={"proforma": proforma.number}))
+    if remaining > 0:
+        lines.append(DraftLine("Seat licences, prepayment to the account balance", Decimal(1), "piece",
+                               remaining))
+    number = run.ctx.allocate_number("invoice", day)
+    run.documents.append(DocumentDraft(
+        number=number, kind="invoice", account_id=run.profile.account_id, issue_date=day, due_date=day,
+        fulfilment_date=day, currency=run.currency, gross=amount, lines=tuple(lines),
+        payment_method=method, period_start=min((l.period_start for l in lines if l.period_start), default=None),
+        period_end=max((l.period_end for l in lines if l.period_end), default=None), event_id=event.id,
+        details={"reference": event.data.get("reference"), "external_id": event.data.get("external_id")}))
+    st.invoices.append(InvoiceState(number, amount))
+    if st.status == "awaiting_payment":
+        run.set_status(day, "active")
+
+
+def _evaluate_lateness(run: _Run, day: date) -> None:
+    """§3: past_due from the day after the oldest unpaid due date, suspended beyond the grace days;
+    the unpaid first proforma of a never-paying account expires it instead."""
+    st = run.state
+    grace = run.ctx.config.grace_days
+    oldest = st.oldest_overdue(day)
+    if st.status == "awaiting_payment":
+        if oldest is not None and (day - oldest.due_date).days > grace:
+            _expire(run, day)
+        return
+    if st.status not in ("active", "past_due", "suspended"):
+        return
+    if oldest is None:
+        run.set_status(day, "active")
+    elif (day - oldest.due_date).days > grace:
+        run.set_status(day, "suspended")
+    else:
+        run.set_status(day, "past_due")
+
+
+def _expire(run: _Run, day: date) -> None:
+    st = run.state
+    run.post(day, "charge_reversal", st.charged_since_conversion, "revenue",
+             details={"reason": "trial ended and the first proforma was never paid; no contract formed"})
+    st.charged_since_conversion = Decimal(0)
+    for proforma in st.proformas:
+        proforma.void = True
+    st.expired_on = day
+    run.set_status(day, "expired")
+
+
+def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today: Decimal) -> None:
+    st = run.state
+    config = run.ctx.config
+    if day == st.conversion_day:
+        last = next_month_end(day) if day.day >= config.proforma_day else month_end(day)
+        first = True
+    elif day.day == config.proforma_day:
+        last, first = next_month_end(day), False
+    else:
+        return
+    price, discount, terms = _price(run, day)
+    spans = month_spans(day, last)
+    exact_parts = [span_charge(seats, price, discount, a, b) for a, b in spans]
+    projected = round_money(sum(exact_parts, Fraction(0)), run.currency)
+    open_amount = sum((p.unpaid for p in st.open_proformas()), Decimal(0))
+    amount = max(Decimal(0), projected - balance_before_today - open_amount)
+    if amount == 0:
+        return
+    lines = _proforma_lines(run, spans, exact_parts, projected, seats, balance_before_today, open_amount, terms)
+    number = run.ctx.allocate_number("proforma", day)
+    due = day + timedelta(days=config.payment_terms_days)
+    st.proformas.append(ProformaState(number, day, due, amount, first=first, period_start=day, period_end=last))
+    run.documents.append(DocumentDraft(
+        number=number, kind="proforma", account_id=run.profile.account_id, issue_date=day, due_date=due,
+        fulfilment_date=day, currency=run.currency, gross=amount, lines=tuple(lines),
+        period_start=day, period_end=last,
+        details={"projected": str(projected), "projected_exact": str(sum(exact_parts, Fraction(0))),
+                 "balance": str(balance_before_today), "open": str(open_amount), "seats": seats,
+                 "list_price": str(terms.list_price), "discount_percent": str(terms.discount_percent)}))
+
+
+def _proforma_lines(run: _Run, spans, exact_parts, projected: Decimal, seats: int, balance: Decimal,
+                    open_amount: Decimal, terms: PriceTerms) -> list[DraftLine]:
+    lines = []
+    running = Fraction(0)
+    posted = Decimal(0)
+    for (a, b), part in zip(spans, exact_parts):
+        # cumulative rounding across the months, so the lines add up to the one rounded projection
+        running += part
+        gross = round_money(running, run.currency) - posted
+        posted += gross
+        days = (b - a).days + 1
+        lines.append(DraftLine(f"Seat licences: {seats} seats × {days} days ({terms.plan})",
+                               Decimal(seats * days), "seat-day", gross, a, b,
+                               details={"exact": str(part), "seats": seats, "days": days}))
+    if balance != 0:
+        lines.append(DraftLine("Prepaid balance" if balance > 0 else "Outstanding balance",
+                               Decimal(1), "piece", -balance))
+    if open_amount:
+        lines.append(DraftLine("Already requested by open proformas", Decimal(1), "piece", -open_amount))
+    return lines
+
+
+def _terminate(run: _Run, day: date, event: Event) -> None:
+    st = run.state
+    if st.status == "trialing":
+        run.set_status(day, "terminated")
+        st.terminated_on = day
+        return
+    if event.data.get("by") == "provider" and event.data.get("reason") == "late_payment" \
+            and st.status != "suspended":
+        run.rejections.append(Rejection(event.id, day, "provider termination for late payment needs "
+                                                       "more than 30 days of lateness (§13)"))
+        return
+    for proforma in st.proformas:
+        proforma.void = True
+    refund = termination_refund(st.balance, st.month_list_exact, st.month_exact, run.profile.terms == "ro",
+                                run.currency)
+    run.post(day, "clawback", -refund.clawback, "revenue", event_id=event.id,
+             details={"list_exact": str(st.month_list_exact), "discounted_exact": str(st.month_exact),
+                      "rule": "Romanian terms §13: used days re-priced at the list price"})
+    st.terminated_on = day
+    run.set_status(day, "terminated")
+    if refund.refund > 0:
+        _order_refund(run, day, refund.refund, event)
+
+
+def _order_refund(run: _Run, day: date, amount: Decimal, event: Event) -> None:
+    st = run.state
+    run.post(day, "refund", -amount, "refunds_payable", event_id=event.id)
+    parts = []
+    remaining = amount
+    for payment in reversed(st.payments):  # the latest payments are refunded first
+        share = min(remaining, payment.amount - payment.refunded)
+        if share <= 0:
+            continue
+        payment.refunded += share
+        remaining -= share
+        parts.append(RefundPart(payment.event_id, payment.external_id, payment.method, share))
+        if remaining == 0:
+            break
+    notes = []
+    remaining = amount
+    for invoice in reversed(st.invoices):  # credit notes reduce the latest invoices first (§5)
+        share = min(remaining, invoice.gross - invoice.credited)
+        if share <= 0:
+            continue
+        invoice.credited += share
+        invoice.modifications += 1
+        remaining -= share
+        number = run.ctx.allocate_number("credit_note", day)
+        notes.append(number)
+        run.documents.append(DocumentDraft(
+            number=number, kind="credit_note", account_id=run.profile.account_id, issue_date=day,
+            due_date=day, fulfilment_date=day, currency=run.currency, gross=-share,
+            lines=(DraftLine(f"Refund of the unused prepaid balance on termination ({day.isoformat()})",
+                             Decimal(-1), "piece", -share),),
+            references=(invoice.number,), modification_index=invoice.modifications, event_id=event.id))
+        if remaining == 0:
+            break
+    run.refunds.append(RefundOrder(run.profile.account_id, day, day + timedelta(days=run.ctx.config.refund_days),
+                                   amount, run.currency, tuple(parts), tuple(notes)))
+
+
+def access_of(status: str) -> str:
+    return ACCESS[status]
+
+
+NumberAllocator = Callable[[str, date], str]

@@ -1,0 +1,123 @@
+"""The running state of one account between two cycle runs: a projection of its events, kept so a
+run costs days-since-last-run, never the whole history. It can always be rebuilt by replay."""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+
+@dataclass
+class ProformaState:
+    number: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    paid: Decimal = Decimal(0)
+    first: bool = False
+    void: bool = False
+    period_start: date | None = None
+    period_end: date | None = None
+
+    @property
+    def unpaid(self) -> Decimal:
+        return self.amount - self.paid
+
+
+@dataclass
+class PaymentState:
+    event_id: str
+    external_id: str | None
+    method: str
+    amount: Decimal
+    refunded: Decimal = Decimal(0)
+
+
+@dataclass
+class InvoiceState:
+    number: str
+    gross: Decimal
+    credited: Decimal = Decimal(0)
+    modifications: int = 0
+
+
+@dataclass
+class AccountState:
+    account_id: str
+    status: str
+    conversion_day: date
+    plan: str
+    through: date | None = None
+    active_users: list[str] = field(default_factory=list)
+    balance: Decimal = Decimal(0)
+    month: str | None = None
+    month_exact: Fraction = Fraction(0)
+    month_list_exact: Fraction = Fraction(0)
+    month_posted: Decimal = Decimal(0)
+    charged_since_conversion: Decimal = Decimal(0)
+    paid_ever: bool = False
+    terminated_on: date | None = None
+    expired_on: date | None = None
+    proformas: list[ProformaState] = field(default_factory=list)
+    payments: list[PaymentState] = field(default_factory=list)
+    invoices: list[InvoiceState] = field(default_factory=list)
+    last_seats: int = 0
+
+    def copy(self) -> "AccountState":
+        return copy.deepcopy(self)
+
+    def open_proformas(self) -> list[ProformaState]:
+        return [p for p in self.proformas if not p.void and p.unpaid > 0]
+
+    def oldest_overdue(self, day: date) -> ProformaState | None:
+        overdue = [p for p in self.open_proformas() if p.due_date < day]
+        return min(overdue, key=lambda p: (p.due_date, p.issue_date, p.number)) if overdue else None
+
+    def to_json(self) -> dict[str, Any]:
+        return _encode(asdict(self))
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> "AccountState":
+        raw = _decode(data)
+        raw["proformas"] = [ProformaState(**p) for p in raw["proformas"]]
+        raw["payments"] = [PaymentState(**p) for p in raw["payments"]]
+        raw["invoices"] = [InvoiceState(**i) for i in raw["invoices"]]
+        return AccountState(**raw)
+
+
+_DATE_KEYS = {"conversion_day", "through", "terminated_on", "expired_on", "issue_date", "due_date",
+              "period_start", "period_end"}
+_DECIMAL_KEYS = {"balance", "month_posted", "charged_since_conversion", "amount", "paid", "refunded",
+                 "gross", "credited"}
+_FRACTION_KEYS = {"month_exact", "month_list_exact"}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, (Decimal, Fraction)):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _decode(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _decode(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if value is None:
+        return None
+    if key in _DATE_KEYS:
+        return date.fromisoformat(value)
+    if key in _DECIMAL_KEYS:
+        return Decimal(value)
+    if key in _FRACTION_KEYS:
+        return Fraction(value)
+    return value

@@ -1,0 +1,180 @@
+"""Storing events once: validate the whole batch, then insert all of it or nothing.
+
+Idempotency is the unique key on the event id: the same body again is a no-op reported as a
+duplicate, another body under a used id is a conflict.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.db.models import Account, Event, Plan
+from billing.errors import Conflict, InvalidInput
+from billing.money import has_currency_precision
+from invoices.documents import canonical_json
+from schemas.api import DATA_MODELS, EventIn
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    id: str
+    status: str  # "accepted" | "duplicate"
+
+
+def body_hash(raw: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(raw).encode()).hexdigest()
+
+
+def _field(loc: tuple, prefix: str = "") -> str:
+    return prefix + ".".join(str(part) for part in loc)
+
+
+def parse_batch(items: list[Any]) -> list[tuple[EventIn, Any, dict]]:
+    if not items:
+        raise InvalidInput("no events given", {"errors": [{"index": None, "field": "events",
+                                                            "message": "at least one event"}]})
+    if len(items) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH} events per batch", {"errors": [
+            {"index": None, "field": "events", "message": f"{len(items)} events, at most {MAX_BATCH}"}]})
+    parsed, errors = [], []
+    for index, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            errors.append({"index": index, "field": "", "message": "an event is a JSON object"})
+            continue
+        try:
+            event = EventIn.model_validate(raw)
+        except ValidationError as exc:
+            errors += [{"index": index, "field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+            continue
+        try:
+            data = DATA_MODELS[event.type].model_validate(event.data)
+        except ValidationError as exc:
+            errors += [{"index": index, "field": _field(e["loc"], "data."), "message": e["msg"]}
+                       for e in exc.errors()]
+            continue
+        parsed.append((event, data, raw))
+    if errors:
+        raise InvalidInput("invalid events; nothing of the batch was stored", {"errors": errors})
+    return parsed
+
+
+class _BatchView:
+    """What the batch may rely on: stored accounts and plans plus those created earlier in it."""
+
+    def __init__(self, session: Session, parsed) -> None:
+        account_ids = {e.account_id for e, _, _ in parsed}
+        self.accounts = {a.id: a for a in session.scalars(select(Account).where(Account.id.in_(account_ids)))}
+        self.plans = {p.code: p for p in session.scalars(select(Plan))}
+        self.terminated_at: dict[str, datetime] = {
+            e.account_id: e.occurred_at for e in session.scalars(
+                select(Event).where(Event.account_id.in_(account_ids), Event.type == "account.terminated"))}
+        self.new_accounts: dict[str, tuple[EventIn, Any]] = {}
+
+    def account_facts(self, account_id: str) -> tuple[datetime, str, str] | None:
+        """(created instant, time zone, currency) of a known account."""
+        if account_id in self.accounts:
+            a = self.accounts[account_id]
+            return a.created_at_instant, a.timezone, a.currency
+        if account_id in self.new_accounts:
+            event, data = self.new_accounts[account_id]
+            return event.occurred_at, data.timezone, data.currency
+        return None
+
+
+def _check(view: _BatchView, event: EventIn, data: Any) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if event.type == "account.created":
+        if event.account_id in view.accounts or event.account_id in view.new_accounts:
+            return [("account_id", f"account {event.account_id} already exists")]
+        plan = view.plans.get(data.plan)
+        if plan is None:
+            problems.append(("data.plan", f"unknown plan {data.plan}"))
+        elif plan.currency != data.currency:
+            problems.append(("data.currency", f"plan {plan.code} is priced in {plan.currency}"))
+        if not problems:
+            view.new_accounts[event.account_id] = (event, data)
+        return problems
+    facts = view.account_facts(event.account_id)
+    if facts is None:
+        return [("account_id", f"unknown account {event.account_id}: post account.created first")]
+    created_at, _, currency = facts
+    if event.occurred_at < created_at:
+        problems.append(("occurred_at", "before the account's account.created event"))
+    terminated = view.terminated_at.get(event.account_id)
+    if terminated is not None and event.occurred_at >= terminated:
+        problems.append(("account_id", f"account {event.account_id} is terminated"))
+    if event.type == "account.terminated" and terminated is not None:
+        problems.append(("type", "the account is already terminated"))
+    if event.type == "plan.changed":
+        plan = view.plans.get(data.plan)
+        if plan is None:
+            problems.append(("data.plan", f"unknown plan {data.plan}"))
+        elif plan.currency != currency:
+            problems.append(("data.plan", f"plan {plan.code} is priced in {plan.currency}, the account in {currency}"))
+    if event.type == "payment.received":
+        if data.currency != currency:
+            problems.append(("data.currency", f"the account is billed in {currency}"))
+        elif not has_currency_precision(data.amount, currency):
+            problems.append(("data.amount", f"more decimals than {currency} has"))
+    if event.type == "account.terminated":
+        if data.by == "provider" and not data.reason:
+            problems.append(("data.reason", "a termination by the provider states its §13 reason"))
+        view.terminated_at[event.account_id] = event.occurred_at
+    return problems
+
+
+def local_day(instant: datetime, timezone: str):
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
+def ingest(session: Session, items: list[Any], account_factory: Callable[[EventIn, Any], Account]) -> list[Accepted]:
+    """Validate and add the batch to the session (the caller commits). Raises InvalidInput or
+    Conflict with every problem found; then nothing is added."""
+    parsed = parse_batch(items)
+    hashes = [body_hash(raw) for _, _, raw in parsed]
+    ids = [e.id for e, _, _ in parsed]
+    stored = {row.id: row.body_hash for row in session.scalars(select(Event).where(Event.id.in_(ids)))}
+    seen: dict[str, str] = {}
+    conflicts, results, fresh = [], [], []
+    for index, ((event, data, raw), digest) in enumerate(zip(parsed, hashes)):
+        earlier = stored.get(event.id, seen.get(event.id))
+        if earlier is not None:
+            if earlier != digest:
+                conflicts.append({"index": index, "field": "id",
+                                  "message": f"event id {event.id} was already used with another body"})
+            results.append(Accepted(event.id, "duplicate"))
+            continue
+        seen[event.id] = digest
+        results.append(Accepted(event.id, "accepted"))
+        fresh.append((index, event, data, raw, digest))
+    if conflicts:
+        raise Conflict("event id reused with a different body; nothing of the batch was stored",
+                       {"errors": conflicts})
+    view = _BatchView(session, parsed)
+    errors = []
+    for index, event, data, _, _ in sorted(fresh, key=lambda f: (f[1].occurred_at, f[0])):
+        errors += [{"index": index, "field": field, "message": message}
+                   for field, message in _check(view, event, data)]
+    if errors:
+        raise InvalidInput("invalid events; nothing of the batch was stored",
+                           {"errors": sorted(errors, key=lambda e: e["index"])})
+    for index, event, data, raw, digest in fresh:
+        if event.type == "account.created":
+            session.add(account_factory(event, data))
+            timezone = data.timezone
+        else:
+            timezone = view.account_facts(event.account_id)[1]
+        session.add(Event(id=event.id, type=event.type, account_id=event.account_id,
+                          occurred_at=event.occurred_at, day=local_day(event.occurred_at, timezone),
+                          body_hash=digest, data=data.model_dump(mode="json")))
+    session.flush()
+    return results

@@ -1,0 +1,163 @@
+"""Request models: everything that comes in over HTTP is validated here first."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+
+from billing.money import SUPPORTED_CURRENCIES, has_currency_precision, parse_amount
+
+
+def _decimal_string(value: Any) -> Decimal:
+    # JSON numbers with a fraction arrive as float and may already have lost digits: refuse them.
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("amounts are decimal strings such as \"12345.00\", never JSON floats")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        if not re.fullmatch(r"-?\d{1,15}(\.\d{1,6})?", value.strip()):
+            raise ValueError("not a decimal string such as \"12345.00\"")
+        return parse_amount(value.strip())
+    raise ValueError("amounts are decimal strings such as \"12345.00\"")
+
+
+DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _supported(currency: str) -> str:
+    if currency not in SUPPORTED_CURRENCIES:
+        raise ValueError(f"unsupported currency {currency}")
+    return currency
+
+
+class PlanIn(Strict):
+    code: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    currency: Currency
+    monthly_seat_price: DecimalString
+    discount_percent: DecimalString = Decimal(0)
+    prices_include_vat: StrictBool = True
+    announced_on: date | None = None
+
+    _currency = field_validator("currency")(classmethod(lambda cls, v: _supported(v)))
+
+    @field_validator("monthly_seat_price")
+    @classmethod
+    def _positive(cls, v: Decimal) -> Decimal:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("discount_percent")
+    @classmethod
+    def _percent(cls, v: Decimal) -> Decimal:
+        if not (0 <= v < 100):
+            raise ValueError("must be at least 0 and less than 100")
+        return v
+
+
+class Address(Strict):
+    postal_code: Annotated[str, Field(max_length=16)] = ""
+    city: Annotated[str, Field(max_length=100)] = ""
+    street: Annotated[str, Field(max_length=200)] = ""
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class AccountCreatedData(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    currency: Currency
+    plan: Identifier
+    locale: Literal["hu", "ro", "en", "de"] | None = None
+    address: Address = Address()
+    tax_number: Annotated[str, Field(pattern=r"^\d{8}-\d-\d{2}$")] | None = None
+    eu_vat_number: Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$")] | None = None
+    trial_days: Annotated[int, Field(ge=0, le=365, strict=True)] = 14
+    timezone: str = "Europe/Budapest"
+    terms: Literal["hu", "ro"] | None = None
+
+    _currency = field_validator("currency")(classmethod(lambda cls, v: _supported(v)))
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _timezone(v)))
+
+
+class SeatData(Strict):
+    user_id: Identifier
+
+
+class PlanChangedData(Strict):
+    plan: Identifier
+
+
+class PaymentData(Strict):
+    amount: DecimalString
+    currency: Currency
+    method: Literal["card", "bank_transfer"]
+    reference: Annotated[str, Field(max_length=300)] | None = None
+    external_id: Annotated[str, Field(max_length=200)] | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, v: Decimal) -> Decimal:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+
+class TerminatedData(Strict):
+    by: Literal["customer", "provider"]
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+DATA_MODELS: dict[str, type[Strict]] = {
+    "account.created": AccountCreatedData,
+    "seat.activated": SeatData,
+    "seat.deactivated": SeatData,
+    "plan.changed": PlanChangedData,
+    "payment.received": PaymentData,
+    "account.terminated": TerminatedData,
+}
+
+EventType = Literal["account.created", "seat.activated", "seat.deactivated", "plan.changed",
+                    "payment.received", "account.terminated"]
+
+
+class EventIn(Strict):
+    id: Identifier
+    type: EventType
+    account_id: Identifier
+    occurred_at: datetime
+    data: dict[str, Any] = {}
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _rfc3339(cls, v: Any) -> Any:
+        if not isinstance(v, str) or not re.fullmatch(
+                r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", v):
+            raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-03-14T09:30:00+01:00")
+        return v
+
+
+class ClockRunIn(Strict):
+    until: date
+
+
+def check_currency_precision(amount: Decimal, currency: str) -> bool:
+    return has_currency_precision(amount, currency)

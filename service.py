@@ -1,0 +1,188 @@
+"""HTTP service and command line. Routers stay thin: validate, authorise, call one use case."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import date
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from billing import auth, views
+from billing.config import Limits
+from billing.cycle import run_cycle
+from billing.db.session import create_schema, make_engine, make_session_factory
+from billing.errors import BillingError, InvalidInput
+
+log = logging.getLogger("billing.service")
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    def __init__(self, app, limit: int) -> None:
+        super().__init__(app)
+        self.limit = limit
+
+    async def dispatch(self, request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.limit:
+            return JSONResponse({"error": "payload_too_large",
+                                 "message": f"request body over {self.limit} bytes"}, status_code=413)
+        return await call_next(request)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict]:
+    errors = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+        errors.append({"field": ".".join(loc), "message": error.get("msg", "invalid")})
+    return errors
+
+
+def create_app(database_url: str | None = None, *, migrate: bool = True) -> FastAPI:
+    engine = make_engine(database_url)
+    if migrate:
+        create_schema(engine)
+    factory = make_session_factory(engine)
+    app = FastAPI(title="Seat billing", version="0.1.0",
+                  description="Per-seat subscription billing with NAV Online Számla 3.0 reporting")
+    app.state.factory = factory
+    app.state.engine = engine
+    app.add_middleware(BodyLimit, limit=Limits().max_body_bytes)
+
+    @app.exception_handler(BillingError)
+    async def _billing_error(_request, exc: BillingError):
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request, exc: RequestValidationError):
+        return JSONResponse({"error": "invalid_input", "message": "the request is not valid",
+                             "details": {"errors": _validation_errors(exc)}}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_request, exc: OperationalError):
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        return JSONResponse({"error": "unavailable", "message": "the database is not reachable; retry"},
+                            status_code=503)
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_request, exc: DBAPIError):
+        if exc.connection_invalidated:
+            return JSONResponse({"error": "unavailable", "message": "the database connection was lost; retry"},
+                                status_code=503)
+        log.exception("database error")
+        return JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)
+
+    def session_dep():
+        with factory() as session:
+            yield session
+
+    def principal_dep(request: Request, session: Session = Depends(session_dep)) -> auth.Principal:
+        return auth.authenticate(session, request.headers.get("authorization"))
+
+    from billing.api import register_routes
+
+    register_routes(app, factory, session_dep, principal_dep)
+    return app
+
+
+async def read_json(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("the body is not valid JSON", {"errors": [{"field": "", "message": str(exc)}]}) from exc
+
+
+def _cmd_serve(args) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO)
+    generated = auth.ensure_admin_key()
+    if generated:
+        log.warning("BILLING_ADMIN_KEY not set; this process uses the admin key %s", generated)
+    app = create_app()
+    if os.environ.get("BILLING_SCHEDULER") == "1":
+        from billing.scheduler import start_scheduler
+
+        start_scheduler(app.state.factory)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def _cmd_run(args) -> None:
+    engine = make_engine()
+    create_schema(engine)
+    factory = make_session_factory(engine)
+    result = run_cycle(factory, date.fromisoformat(args.until), progress=_progress())
+    print(json.dumps(result))
+
+
+def _progress():
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return lambda items: tqdm(items, desc="accounts", unit="acct")
+
+
+def _cmd_demo(args) -> None:
+    from billing.demo import seed_demo
+
+    engine = make_engine()
+    create_schema(engine)
+    print(json.dumps(seed_demo(make_session_factory(engine)), indent=2))
+
+
+def _cmd_nav(args) -> None:
+    from billing.nav_cli import submit
+
+    engine = make_engine()
+    create_schema(engine)
+    print(json.dumps(submit(make_session_factory(engine), timeout_s=args.timeout), indent=2))
+
+
+def _cmd_accounts_show(args) -> None:
+    engine = make_engine()
+    create_schema(engine)
+    with make_session_factory(engine)() as session:
+        print(json.dumps(views.account_view(session, args.id), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="billing", description="Seat billing service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_cmd_serve)
+    run = sub.add_parser("run", help="run the daily cycle through a day")
+    run.add_argument("--until", required=True)
+    run.set_defaults(func=_cmd_run)
+    demo = sub.add_parser("demo", help="load a small demo tenant")
+    demo.set_defaults(func=_cmd_demo)
+    nav = sub.add_parser("nav", help="NAV Online Számla reporting")
+    nav_sub = nav.add_subparsers(dest="nav_command", required=True)
+    submit = nav_sub.add_parser("submit", help="send the NAV outbox and poll until settled")
+    submit.add_argument("--timeout", type=float, default=300.0)
+    submit.set_defaults(func=_cmd_nav)
+    accounts = sub.add_parser("accounts", help="inspect accounts")
+    accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    show = accounts_sub.add_parser("show")
+    show.add_argument("id")
+    show.set_defaults(func=_cmd_accounts_show)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+
+if __name__ == "__main__":
+    main()
