@@ -218,12 +218,13 @@ def _merge_line(lines: list[StatementLine], row: m.JournalEntry) -> list[Stateme
     """One charge line per run of consecutive days with the same seat count and price."""
     seats = row.details.get("seats")
     price = row.details.get("monthly_price_exact")
-    if row.kind == "charge" and lines:
-        last = lines[-1]
-        if (last.kind == "charge" and last.seats == seats and last.reference == price
-                and last.date_to + timedelta(days=1) == row.day):
-            lines[-1] = StatementLine(last.date_from, row.day, "charge", last.description,
-                                      last.amount + row.amount, seats, last.monthly_price, price)
+    charge_lines = [i for i, line in enumerate(lines) if line.kind == "charge"]
+    if row.kind == "charge" and charge_lines:
+        index = charge_lines[-1]
+        last = lines[index]
+        if last.seats == seats and last.reference == price and last.date_to + timedelta(days=1) == row.day:
+            lines[index] = StatementLine(last.date_from, row.day, "charge", last.description,
+                                         last.amount + row.amount, seats, last.monthly_price, price)
             return lines
     description = {
         "payment": f"Payment ({row.details.get('method', '')}) {row.details.get('reference') or ''}".strip(),
