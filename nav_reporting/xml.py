@@ -109,9 +109,17 @@ def _supplier(head: etree._Element, doc: Document) -> None:
 def _customer(head: etree._Element, doc: Document) -> None:
     buyer, kind = doc.buyer, doc.vat_treatment.kind
     info = _sub(head, "customerInfo")
-    if kind == "domestic":
-        if not buyer.tax_number:
-            raise InvoiceDataError(f"{doc.number}: a domestic B2B buyer needs a tax number")
+    if kind == "domestic" and not buyer.tax_number:
+        # Hungarian VAT charged to a buyer with no Hungarian tax number: a foreign business whose
+        # VAT number VIES did not confirm is OTHER; a Hungarian buyer without one is a private
+        # person, reported without name or address (NAV rejects them for PRIVATE_PERSON).
+        if buyer.country == "HU":
+            _text(info, "customerVatStatus", "PRIVATE_PERSON")
+            return
+        _text(info, "customerVatStatus", "OTHER")
+        if buyer.eu_vat_number:
+            _text(_sub(info, "customerVatData"), "communityVatNumber", buyer.eu_vat_number.replace(" ", ""))
+    elif kind == "domestic":
         _text(info, "customerVatStatus", "DOMESTIC")
         _tax_number(_sub(info, "customerVatData"), "customerTaxNumber", buyer.tax_number)
     elif kind == "reverse_charge":
