@@ -57,13 +57,14 @@ def event(id_: str, type_: str, account: str, at: str, **data) -> dict:
 
 def open_accounts(client: TestClient, locale: str = "hu") -> None:
     post(client, "/v1/plans", {"code": "std", "name": "Standard", "currency": "HUF", "monthly_seat_price": "9990"})
-    at = "2026-03-02T10:00:00+01:00"
+    at, later = "2026-03-02T10:00:00+01:00", "2026-03-03T10:00:00+01:00"
     post(client, "/v1/events", {"events": [
         event("a-created", "account.created", "acme", at, **account_data("Acme Kft.", locale)),
         event("a-u1", "seat.activated", "acme", at, user_id="u1"),
         event("a-u2", "seat.activated", "acme", at, user_id="u2"),
-        event("g-created", "account.created", "globex", at, **account_data("Globex Zrt.")),
-        event("g-u1", "seat.activated", "globex", at, user_id="g1"),
+        # a day later, so acme's documents come first in each number series
+        event("g-created", "account.created", "globex", later, **account_data("Globex Zrt.")),
+        event("g-u1", "seat.activated", "globex", later, user_id="g1"),
     ]})
 
 

@@ -1,0 +1,74 @@
+"""The portal page's view model: plain dicts of already formatted text, so the template does no
+arithmetic and no formatting of its own."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing import views
+from billing.cycle import load_state
+from billing.db import models as m
+from billing.portal.labels import labels
+from invoices.i18n import fmt_date, fmt_money, fmt_month, normalize_locale
+
+PAYABLE = ("open", "overdue")
+
+
+def page_model(session: Session, account_id: str, locale: str | None, link: Callable[[str], str],
+               can_pay: bool) -> dict[str, Any]:
+    """`link(path)` turns a portal path into a URL that carries the caller's credentials."""
+    account = views.get_account(session, account_id)
+    loc = normalize_locale(locale or account.locale, fallback="en")
+    summary = views.account_view(session, account_id)
+    words = labels(loc)
+    return {
+        "lang": loc, "t": words, "name": account.name, "account_id": account_id,
+        "access": words.get(summary["access"], summary["access"]), "access_key": summary["access"],
+        "balance": fmt_money(Decimal(summary["balance"]), account.currency, loc),
+        "documents": _documents(session, account, loc, link, can_pay),
+        "statements": _statements(session, account, loc, link),
+    }
+
+
+def _documents(session: Session, account: m.Account, loc: str, link, can_pay: bool) -> list[dict]:
+    rows = list(session.scalars(select(m.DocumentRow).where(m.DocumentRow.account_id == account.id)
+                                .order_by(m.DocumentRow.issue_date.desc(), m.DocumentRow.number.desc())))
+    statuses = views.document_statuses(session, rows, load_state(session, account))
+    words = labels(loc)
+    items = []
+    for row in rows:
+        status = statuses[row.number]
+        remaining = _remaining(session, row) if row.kind == "proforma" else None
+        items.append({
+            "number": row.number, "kind": words[row.kind], "status": words.get(status, status), "status_key": status,
+            "issue_date": fmt_date(row.issue_date, loc), "due_date": fmt_date(row.due_date, loc),
+            "amount": fmt_money(row.gross, row.currency, loc),
+            "remaining": fmt_money(remaining, row.currency, loc) if remaining else None,
+            "pdf": link(f"documents/{row.number}.pdf"),
+            "pay": link(f"documents/{row.number}/pay") if can_pay and status in PAYABLE and remaining else None,
+        })
+    return items
+
+
+def _remaining(session: Session, row: m.DocumentRow) -> Decimal:
+    paid = session.scalars(select(m.AllocationRow.amount).where(m.AllocationRow.proforma_number == row.number))
+    return max(Decimal(0), row.gross - sum(paid, Decimal(0)))
+
+
+def _statements(session: Session, account: m.Account, loc: str, link) -> list[dict]:
+    """One per month with any ledger activity the customer sees, latest first."""
+    days = session.scalars(select(m.JournalEntry.day).where(
+        m.JournalEntry.account_id == account.id, m.JournalEntry.kind.in_(views.CUSTOMER_KINDS)).distinct())
+    months = sorted({day.strftime("%Y-%m") for day in days}, reverse=True)
+    items = []
+    for month in months:
+        st = views.statement(session, account.id, month)
+        items.append({"month": fmt_month(month, loc), "key": month,
+                      "payments": fmt_money(st.payments, st.currency, loc),
+                      "charges": fmt_money(st.charges, st.currency, loc),
+                      "closing": fmt_money(st.closing_balance, st.currency, loc),
+                      "pdf": link(f"statements/{month}.pdf")})
+    return items

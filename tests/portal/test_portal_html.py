@@ -1,0 +1,128 @@
+"""The portal page over plain HTTP: signed links, languages, statuses, PDFs and isolation."""
+from __future__ import annotations
+
+import re
+import sys
+import types
+from urllib.parse import urlsplit
+
+import pytest
+
+from billing.portal import register_portal_routes
+from billing.portal.tokens import make_token
+from tests.exports.story import HEADERS, event, full_story, make_client, open_accounts, pay_first_proforma, post, run
+
+
+@pytest.fixture
+def client(db_url, monkeypatch):
+    monkeypatch.setenv("BILLING_PORTAL_SECRET", "portal-test-secret")
+    return make_client(db_url, monkeypatch, register_portal_routes)
+
+
+def _link(client, account: str) -> str:
+    answer = post(client, f"/v1/accounts/{account}/portal-link", {"ttl_minutes": 30}, expect=201)
+    parts = urlsplit(answer["url"])
+    return f"{parts.path}?{parts.query}"
+
+
+def _pdf_links(html: str) -> list[str]:
+    return [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]+\.pdf[^"]*)"', html)]
+
+
+def test_page_lists_documents_and_statements_in_hungarian(client):
+    full_story(client)
+    page = client.get(_link(client, "acme"))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+    html = page.text
+    assert '<html lang="hu">' in html and "Acme Kft." in html and "Bizonylatok" in html
+    numbers = [d["number"] for d in client.get("/v1/accounts/acme/documents", headers=HEADERS).json()["documents"]]
+    assert {"PRO-2026-000001", "INV-2026-000001", "CRN-2026-000001"} <= set(numbers) and len(numbers) == 4
+    for number in numbers:
+        assert f'data-number="{number}"' in html
+    assert html.count("data-number=") == 4  # globex's documents are not here
+    assert "10\u00a0312\u00a0Ft" in html or "10 312 Ft" in html  # Babel's hu format of 10,312 HUF
+    assert "Fizetve" in html and "Részben visszatérítve" in html  # paid proforma, partly refunded invoice
+    assert 'data-month="2026-03"' in html and "2026. március" in html
+    assert "Fizetés bankkártyával" not in html  # no checkout use case, no button
+    links = _pdf_links(html)
+    assert len(links) == 5  # four documents and one statement
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200 and response.content.startswith(b"%PDF"), link
+
+
+def test_other_languages_and_overdue(client):
+    open_accounts(client, locale="de")
+    run(client, "2026-03-26")  # PRO-2026-000001 due 24 March, unpaid: overdue
+    html = client.get(_link(client, "acme")).text
+    assert '<html lang="de">' in html and "Überfällig" in html and "Belege" in html
+    english = client.get(_link(client, "acme") + "&lang=en").text
+    assert "Overdue" in english and "Download PDF" in english
+    romanian = client.get(_link(client, "acme") + "&lang=ro").text
+    assert "Restantă" in romanian
+    assert client.get(_link(client, "acme") + "&lang=xx").status_code == 422
+
+
+def test_another_accounts_token_gets_nothing(client):
+    full_story(client)
+    globex = _link(client, "globex")
+    token = globex.split("token=", 1)[1]
+    for path in ("/portal/acme", "/portal/acme/documents/INV-2026-000001.pdf", "/portal/acme/statements/2026-03.pdf"):
+        response = client.get(f"{path}?token={token}")
+        assert response.status_code == 404, path
+        assert "Acme" not in response.text and b"%PDF" not in response.content
+    # acme's own token on globex's page, and acme's document through globex's path: nothing either
+    acme_token = _link(client, "acme").split("token=", 1)[1]
+    assert client.get(f"/portal/globex?token={acme_token}").status_code == 404
+    assert client.get(f"/portal/globex/documents/INV-2026-000001.pdf?token={token}").status_code == 404
+    assert client.get("/portal/acme?token=123.abc").status_code == 404
+    assert client.get("/portal/acme").status_code == 401
+
+
+def test_expired_link_and_bearer_keys(client):
+    open_accounts(client)
+    old, _ = make_token("acme", 60, now=1_000_000)
+    assert client.get(f"/portal/acme?token={old}").status_code == 403
+    key = client.post("/v1/accounts/acme/keys", headers=HEADERS).json()["key"]
+    page = client.get("/portal/acme", headers={"Authorization": f"Bearer {key}"})
+    assert page.status_code == 200 and "Acme Kft." in page.text
+    assert client.get("/portal/globex", headers={"Authorization": f"Bearer {key}"}).status_code == 404
+    # a customer key cannot mint portal links, the CRM can
+    assert client.post("/v1/accounts/acme/portal-link", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+    assert client.post("/v1/accounts/nobody/portal-link", headers=HEADERS).status_code == 404
+    assert client.post("/v1/accounts/acme/portal-link", json={"ttl_minutes": 0}, headers=HEADERS).status_code == 422
+
+
+def test_pay_by_card_calls_the_checkout_use_case(client, monkeypatch):
+    import billing.payments
+
+    calls = []
+
+    class Gateway:
+        configured = True
+
+    def create_checkout(factory, gateway, number):
+        calls.append(number)
+        return types.SimpleNamespace(body={"url": f"https://checkout.example/{number}"}, created=True)
+
+    # stand-ins for billing.payments' use case and gateway: this test is about the portal's side
+    fakes = {"usecases": types.SimpleNamespace(create_checkout=create_checkout),
+             "routes": types.SimpleNamespace(gateway_from_env=Gateway)}
+    for name, fake in fakes.items():
+        monkeypatch.setitem(sys.modules, f"billing.payments.{name}", fake)
+        monkeypatch.setattr(billing.payments, name, fake, raising=False)
+    open_accounts(client)
+    run(client, "2026-03-16")
+    html = client.get(_link(client, "acme")).text
+    assert html.count('class="pay"') == 1
+    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "/documents/PRO-2026-000001/pay?token=" in action
+    response = client.post(action, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "https://checkout.example/PRO-2026-000001"
+    assert calls == ["PRO-2026-000001"]
+    # once paid, no button
+    post(client, "/v1/events", event("pay", "payment.received", "acme", "2026-03-18T10:00:00+01:00", amount="10312",
+                                     currency="HUF", method="card", reference="PRO-2026-000001", external_id="pi_1"))
+    run(client, "2026-03-18")
+    assert 'class="pay"' not in client.get(_link(client, "acme")).text
