@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Callable, Iterable
 
 from sqlalchemy import exists, or_, select, update
@@ -18,7 +19,7 @@ from billing import config as billing_config
 from billing.accounts import buyer_of, vat_of
 from billing.db import models as m
 from billing.domain import records as r
-from billing.domain.engine import Context, advance, new_state
+from billing.domain.engine import SEAT_OR_PLAN, Context, advance, new_state
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate
 from invoices.documents import Document
@@ -129,12 +130,51 @@ def process_account(factory: sessionmaker, account_id: str, until: date) -> bool
         if state.through is not None and state.through >= until and not events:
             return False
         ctx = DbContext(session, PriceBook(session), billing_config.cycle_config())
-        new, outcome = advance(state, profile_of(account), [to_domain(e) for e in events], until, ctx)
+        domain_events = [to_domain(e) for e in events]
+        history = build_history(session, account, state, domain_events)
+        new, outcome = advance(state, profile_of(account), domain_events, until, ctx, history)
         persist_outcome(session, account, outcome)
         if events:
             session.execute(update(m.Event).where(m.Event.seq.in_([e.seq for e in events])).values(applied=True))
         save_state(session, account_id, new)
     return True
+
+
+def build_history(session: Session, account: m.Account, state: AccountState,
+                  events: list[r.Event]) -> r.History | None:
+    """Only for a late seat or plan event: what the engine needs to re-derive charged days."""
+    late = [e for e in events if state.through is not None and e.day <= state.through
+            and e.type in SEAT_OR_PLAN]
+    if not late:
+        return None
+    first_day = min(e.day for e in late)
+    applied = [to_domain(e) for e in session.scalars(select(m.Event).where(
+        m.Event.account_id == account.id, m.Event.applied.is_(True), m.Event.type.in_(SEAT_OR_PLAN)
+    ).order_by(m.Event.seq))]
+    entries = list(session.scalars(select(m.JournalEntry).where(
+        m.JournalEntry.account_id == account.id, m.JournalEntry.kind.in_(("charge", "charge_correction"))
+    ).order_by(m.JournalEntry.id)))
+    posted_users: dict[date, frozenset[str]] = {}
+    totals: dict[str, list] = {}
+    for entry in entries:
+        if entry.kind == "charge":
+            month = entry.day.isoformat()[:7]
+            posted_users[entry.day] = frozenset(entry.details.get("users", ()))
+            total = totals.setdefault(month, [Fraction(0), Decimal(0)])
+            total[0] = Fraction(entry.details["month_to_date_exact"])
+            total[1] -= entry.amount
+        else:
+            month = entry.details["month"]
+            total = totals.setdefault(month, [Fraction(0), Decimal(0)])
+            total[0] += Fraction(entry.details["exact_delta"])
+            total[1] -= entry.amount
+            for day_text, change in entry.details.get("days", {}).items():
+                day = date.fromisoformat(day_text)
+                users = set(posted_users.get(day, frozenset())) | set(change["added"])
+                posted_users[day] = frozenset(users - set(change["removed"]))
+    return r.History(account.plan, tuple(applied),
+                     {d: u for d, u in posted_users.items() if d >= first_day},
+                     {k: (v[0], v[1]) for k, v in totals.items()})
 
 
 def save_state(session: Session, account_id: str, state: AccountState) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from billing import config as billing_config
 from billing.accounts import buyer_of
-from billing.cycle import PreviewContext, PriceBook, load_state, pending_events, profile_of, to_domain
+from billing.cycle import (PreviewContext, PriceBook, build_history, load_state, pending_events, profile_of,
+                           to_domain)
 from billing.db import models as m
 from billing.domain.engine import advance
 from billing.domain.records import ACCESS
@@ -41,7 +42,8 @@ def current_state(session: Session, account: m.Account) -> AccountState:
     horizon = max(latest, state.through) if state.through else latest
     events = [to_domain(e) for e in pending_events(session, account.id, horizon)]
     preview, _ = advance(state, profile_of(account), events, horizon,
-                         PreviewContext(PriceBook(session), billing_config.cycle_config()))
+                         PreviewContext(PriceBook(session), billing_config.cycle_config()),
+                         build_history(session, account, state, events))
     return preview
 
 

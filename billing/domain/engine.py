@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Callable, Protocol
 
 from billing.domain.records import (ACCESS, CHARGING_STATES, Allocation, CycleConfig, DocumentDraft,
-                                    DraftLine, Event, Outcome, Posting, PriceTerms, Profile,
+                                    DraftLine, Event, History, Outcome, Posting, PriceTerms, Profile,
                                     RefundOrder, RefundPart, Rejection, StateChange)
 from billing.domain.state import AccountState, InvoiceState, PaymentState, ProformaState
 from billing.money import round_money
@@ -73,19 +73,29 @@ class _Run:
             self.changes.append(StateChange(day, old, new))
 
 
+SEAT_OR_PLAN = ("seat.activated", "seat.deactivated", "plan.changed")
+
+
 def advance(state: AccountState, profile: Profile, events: list[Event], until: date,
-            ctx: Context) -> tuple[AccountState, Outcome]:
+            ctx: Context, history: History | None = None) -> tuple[AccountState, Outcome]:
     """Process the account through the end of `until`. Events dated on or before the last processed
-    day arrive late: they take effect on the first day processed now (or on that last day when
-    the run does not move forward), never by rewriting what was posted."""
+    day arrive late: they are posted on the first day processed now (or on that last day when the
+    run does not move forward), never by rewriting what was posted: late seat and plan events
+    become a correction entry (needs `history`), late payments and terminations count from then."""
     run = _Run(profile, ctx, state.copy())
     st = run.state
     first = profile.created_day if st.through is None else st.through + timedelta(days=1)
+    if st.through is None and first > until:
+        return st, Outcome((), (), (), (), (), ())
+    posting_day = first if first <= until else st.through
+    events = sorted((e for e in events if e.day <= until), key=lambda e: (e.occurred_at, e.seq))
+    late = [e for e in events if st.through is not None and e.day <= st.through]
+    if late and history is not None and any(e.type in SEAT_OR_PLAN for e in late):
+        _correct_late(run, posting_day, [e for e in late if e.type in SEAT_OR_PLAN], history)
+        events = [e for e in events if e not in late or e.type not in SEAT_OR_PLAN]
     by_day: dict[date, list[Event]] = {}
-    for event in sorted(events, key=lambda e: (e.occurred_at, e.seq)):
-        if event.day > until:
-            continue
-        by_day.setdefault(max(event.day, first if first <= until else st.through), []).append(event)
+    for event in events:
+        by_day.setdefault(max(event.day, posting_day), []).append(event)
     if first > until and st.through is not None and by_day.get(st.through):
         # A re-run of a day already processed: only the late events, no second charge.
         _apply_events(run, st.through, by_day[st.through], set())
@@ -354,6 +364,81 @@ def _order_refund(run: _Run, day: date, amount: Decimal, event: Event) -> None:
             break
     run.refunds.append(RefundOrder(run.profile.account_id, day, day + timedelta(days=run.ctx.config.refund_days),
                                    amount, run.currency, tuple(parts), tuple(notes)))
+
+
+def _billable(events: list[Event], day: date) -> frozenset[str]:
+    """Users with the right to log in at any moment of `day`: active when it began, or activated
+    during it."""
+    at_start: set[str] = set()
+    activated: set[str] = set()
+    for event in events:
+        if event.type not in ("seat.activated", "seat.deactivated"):
+            continue
+        user = event.data["user_id"]
+        if event.day < day:
+            (at_start.add if event.type == "seat.activated" else at_start.discard)(user)
+        elif event.day == day and event.type == "seat.activated":
+            activated.add(user)
+    return frozenset(at_start | activated)
+
+
+def _plan_on(events: list[Event], day: date, initial: str) -> str:
+    plan = initial
+    for event in events:
+        if event.type == "plan.changed" and event.day <= day:
+            plan = event.data["plan"]
+    return plan
+
+
+def _correct_late(run: _Run, posting_day: date, late: list[Event], history: History) -> None:
+    """Re-derive each day from the earliest late event through the last processed day and post the
+    difference per service month as one correction entry (cumulative rounding kept per month)."""
+    st = run.state
+    if st.status in ("terminated", "expired"):
+        run.rejections.extend(Rejection(e.id, posting_day, f"account is {st.status}") for e in late)
+        return
+    everything = sorted([*history.applied_events, *late], key=lambda e: (e.occurred_at, e.seq))
+    per_month: dict[str, list] = {}
+    day = max(min(e.day for e in late), st.conversion_day)
+    while day <= st.through:
+        new_users = _billable(everything, day)
+        old_users = history.posted_users.get(day, frozenset())
+        if new_users != old_users:
+            terms = run.ctx.price(_plan_on(everything, day, history.initial_plan), day)
+            price = monthly_price(terms.list_price, terms.prices_include_vat, run.profile.vat)
+            discount = Fraction(terms.discount_percent) / 100
+            delta = len(new_users) - len(old_users)
+            bucket = per_month.setdefault(month_key(day), [Fraction(0), Fraction(0), {}])
+            bucket[0] += daily_charge(delta, price, discount, day)
+            bucket[1] += daily_charge(delta, price, Fraction(0), day)
+            bucket[2][day.isoformat()] = {"added": sorted(new_users - old_users),
+                                          "removed": sorted(old_users - new_users)}
+        day += timedelta(days=1)
+    for month, (exact, list_exact, days) in sorted(per_month.items()):
+        if month == st.month:
+            st.month_exact += exact
+            st.month_list_exact += list_exact
+            amount = round_money(st.month_exact, run.currency) - st.month_posted
+            st.month_posted += amount
+        else:
+            old_exact, posted = history.month_totals.get(month, (Fraction(0), Decimal(0)))
+            amount = round_money(Fraction(old_exact) + exact, run.currency) - posted
+        st.charged_since_conversion += amount
+        run.post(posting_day, "charge_correction", -amount, "revenue",
+                 details={"month": month, "exact_delta": str(exact), "days": days,
+                          "events": [e.id for e in late]})
+    st.active_users = sorted(_active_at_end(everything, st.through))
+    st.plan = _plan_on(everything, st.through, history.initial_plan)
+
+
+def _active_at_end(events: list[Event], day: date) -> set[str]:
+    active: set[str] = set()
+    for event in events:
+        if event.day <= day and event.type == "seat.activated":
+            active.add(event.data["user_id"])
+        elif event.day <= day and event.type == "seat.deactivated":
+            active.discard(event.data["user_id"])
+    return active
 
 
 def access_of(status: str) -> str:

@@ -162,3 +162,14 @@ class Outcome:
     state_changes: tuple[StateChange, ...]
     refunds: tuple[RefundOrder, ...]
     rejections: tuple[Rejection, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What a late seat or plan event needs to re-derive the days already charged: the seat and
+    plan events already applied, who was charged on each day since the earliest late day, and the
+    exact and posted totals of the earlier months it reaches into."""
+    initial_plan: str
+    applied_events: tuple[Event, ...]
+    posted_users: dict[date, frozenset[str]] = field(hash=False, compare=False)
+    month_totals: dict[str, tuple[Any, Decimal]] = field(hash=False, compare=False)  # month → (Fraction, posted)

@@ -69,6 +69,7 @@ def _statements(session: Session, account: m.Account, loc: str, link) -> list[di
         items.append({"month": fmt_month(month, loc), "key": month,
                       "payments": fmt_money(st.payments, st.currency, loc),
                       "charges": fmt_money(st.charges, st.currency, loc),
+                      "refunds": fmt_money(st.refunds, st.currency, loc) if st.refunds else None,
                       "closing": fmt_money(st.closing_balance, st.currency, loc),
                       "pdf": link(f"statements/{month}.pdf")})
     return items

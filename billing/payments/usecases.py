@@ -1,0 +1,502 @@
+"""Payment use cases: card checkouts, Stripe webhooks, bank statements, card refunds.
+
+Money enters the ledger only as a stored `payment.received` event (billing.events.ingest); the
+daily cycle then credits, allocates and invoices it. Each use case owns its transaction. Outside
+identifiers (Stripe event id, payment intent id, bank entry id, Stripe refund id) are unique keys
+claimed with INSERT … ON CONFLICT DO NOTHING first, so a redelivery or a concurrent twin stops at
+the constraint: on PostgreSQL the second insert waits for the first transaction and then inserts
+nothing; on SQLite BEGIN IMMEDIATE serialises writers the same way.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.accounts import account_from_event
+from billing.cycle import add_posting, load_state
+from billing.db import models as m
+from billing.domain import records as r
+from billing.errors import Conflict, InvalidInput, NotFound, Unavailable
+from billing.events import ingest
+from billing.money import fmt
+from billing.payments import models as pm
+from billing.payments.camt053 import BankCredit, BankStatement, parse_statements
+from billing.payments.errors import GatewayError, GatewayNotConfigured, UnattributedPayment
+from billing.payments.matching import find_proforma_numbers
+from billing.payments.stripe_amounts import from_stripe_amount
+from billing.payments.stripe_gateway import StripeGateway, payment_from_event, refund_from_event
+
+log = logging.getLogger("billing.payments")
+
+BUDAPEST = ZoneInfo("Europe/Budapest")
+# Stripe Checkout sessions expire after 24 hours; a stored one is reused only well before that.
+CHECKOUT_REUSE = timedelta(hours=23)
+FINAL_CARD_STATES = frozenset({"succeeded", "paid_out"})
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+
+def insert_new(session: Session, model, values: dict) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True if this call inserted the row (the claim)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    result = session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1
+
+
+def _event_id(prefix: str, external: str) -> str:
+    """Our event id for an outside payment; hashed when the outside id would not fit the
+    Identifier pattern (128 chars of [A-Za-z0-9_.:@-])."""
+    candidate = f"{prefix}:{external}"
+    if len(candidate) <= 128 and all(c.isalnum() or c in "_.:@-" for c in candidate):
+        return candidate
+    return f"{prefix}:sha256:{hashlib.sha256(external.encode()).hexdigest()}"
+
+
+def _payment_event(event_id: str, account_id: str, occurred_at: datetime, amount: Decimal,
+                   currency: str, method: str, reference: str | None, external_id: str) -> dict:
+    return {"id": event_id, "type": "payment.received", "account_id": account_id,
+            "occurred_at": occurred_at.isoformat(),
+            "data": {"amount": str(amount), "currency": currency, "method": method,
+                     "reference": reference, "external_id": external_id}}
+
+
+def _book(session: Session, event: dict) -> str | None:
+    """Store the payment.received event; None when stored, else why it cannot be booked.
+
+    ingest validates the whole event (known account, currency, not terminated at that instant)
+    before it adds anything, so a refusal leaves the session clean. One more rule is ours: an
+    account already closed by the cycle (terminated or expired) would have the payment rejected
+    later by the engine, i.e. silently lost, so it is parked now instead."""
+    status = session.scalar(select(m.AccountStateRow.status).where(
+        m.AccountStateRow.account_id == event["account_id"]))
+    if status in ("terminated", "expired"):
+        return f"account {event['account_id']} is {status}"
+    try:
+        ingest(session, [event], account_from_event)
+    except (InvalidInput, Conflict) as exc:
+        errors = (exc.details or {}).get("errors", []) if isinstance(exc.details, dict) else []
+        return "; ".join(f"{e['field']}: {e['message']}" for e in errors) or exc.message
+    return None
+
+
+def booking_instant(day: date) -> datetime:
+    """A bank credit has a booking day, no time: noon in Budapest maps to that day everywhere
+    the contract cares about (and never crosses a DST edge)."""
+    return datetime.combine(day, time(12, 0), tzinfo=BUDAPEST)
+
+
+def today_budapest() -> date:
+    return datetime.now(BUDAPEST).date()
+
+
+# -- checkout ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CheckoutAnswer:
+    body: dict[str, Any]
+    created: bool
+
+
+def _pending_payments(session: Session, proforma: m.DocumentRow) -> Decimal:
+    """Payments stored for this proforma that the cycle has not allocated yet: a customer who paid
+    a minute ago must not be sent to pay again."""
+    rows = session.scalars(select(m.Event).where(
+        m.Event.account_id == proforma.account_id, m.Event.type == "payment.received",
+        m.Event.applied.is_(False)))
+    return sum((Decimal(e.data["amount"]) for e in rows if e.data.get("reference") == proforma.number),
+               Decimal(0))
+
+
+def open_amount(session: Session, number: str) -> tuple[m.DocumentRow, Decimal]:
+    """The proforma and what it still asks for; Conflict when it cannot be paid."""
+    from billing.views import _allocated, document_statuses, get_account, get_document_row
+
+    row = get_document_row(session, number)
+    if row.kind != "proforma":
+        raise Conflict(f"{number} is a {row.kind}; only a proforma can be paid by checkout")
+    status = document_statuses(session, [row], load_state(session, get_account(session, row.account_id)))[number]
+    if status in ("paid", "void"):
+        raise Conflict(f"proforma {number} is {status}")
+    paid = _allocated(session, [number]).get(number, Decimal(0))
+    remaining = row.gross - paid - _pending_payments(session, row)
+    if remaining <= 0:
+        raise Conflict(f"proforma {number} is paid; the payment is being processed")
+    return row, remaining
+
+
+def _return_urls(number: str) -> tuple[str, str]:
+    base = os.environ.get("BILLING_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+    return (os.environ.get("CHECKOUT_SUCCESS_URL", f"{base}/checkout/success?proforma={number}"),
+            os.environ.get("CHECKOUT_CANCEL_URL", f"{base}/checkout/cancel?proforma={number}"))
+
+
+def _checkout_body(row: pm.CheckoutSession) -> dict:
+    return {"proforma_number": row.proforma_number, "session_id": row.session_id, "url": row.url,
+            "amount": fmt(row.amount, row.currency), "currency": row.currency,
+            "created_at": row.created_at.isoformat()}
+
+
+def create_checkout(factory: sessionmaker, gateway: StripeGateway, number: str,
+                    now: datetime | None = None) -> CheckoutAnswer:
+    now = now or datetime.now(timezone.utc)
+    if not gateway.configured:  # 503 before anything is read
+        raise GatewayNotConfigured("STRIPE_API_KEY is not set; card checkout is unavailable")
+    with factory() as session:
+        proforma, remaining = open_amount(session, number)
+        stored = session.scalars(select(pm.CheckoutSession).where(
+            pm.CheckoutSession.proforma_number == number, pm.CheckoutSession.amount == remaining,
+            pm.CheckoutSession.created_at > now - CHECKOUT_REUSE).order_by(pm.CheckoutSession.id.desc())).first()
+        if stored is not None:
+            return CheckoutAnswer(_checkout_body(stored), created=False)
+        account_id, currency = proforma.account_id, proforma.currency
+    # Stripe is called outside any transaction (no lock held over the network); its idempotency
+    # key (proforma, currency, amount) makes a concurrent or retried call get the same session.
+    success_url, cancel_url = _return_urls(number)
+    result = gateway.create_checkout(proforma_number=number, account_id=account_id, amount=remaining,
+                                     currency=currency, success_url=success_url, cancel_url=cancel_url)
+    with factory.begin() as session:
+        created = insert_new(session, pm.CheckoutSession, {
+            "session_id": result.session_id, "proforma_number": number, "account_id": account_id,
+            "url": result.url, "amount": remaining, "currency": currency, "created_at": now})
+        row = session.scalars(select(pm.CheckoutSession).where(
+            pm.CheckoutSession.session_id == result.session_id)).one()
+        return CheckoutAnswer(_checkout_body(row), created=created)
+
+
+# -- Stripe webhook ---------------------------------------------------------------------------
+
+def handle_stripe_webhook(factory: sessionmaker, gateway: StripeGateway, payload: bytes,
+                          signature: str | None, now: int | None = None) -> dict:
+    """Verify, then act once per Stripe event id. Raises InvalidSignature (400) before writing."""
+    event = gateway.parse_webhook(payload, signature or "", now=now)
+    with factory.begin() as session:
+        if not insert_new(session, pm.StripeWebhookEvent, {
+                "stripe_event_id": str(event["id"]), "type": str(event["type"])[:100], "outcome": "received"}):
+            return {"received": True, "event_id": event["id"], "outcome": "duplicate_event"}
+        outcome = _dispatch(session, event)
+        session.execute(update(pm.StripeWebhookEvent).where(
+            pm.StripeWebhookEvent.stripe_event_id == str(event["id"])).values(outcome=outcome["outcome"]))
+        return {"received": True, "event_id": event["id"], **outcome}
+
+
+def _dispatch(session: Session, event: dict) -> dict:
+    try:
+        notice = payment_from_event(event)
+    except UnattributedPayment as exc:
+        return _park_unattributed(session, event, exc)
+    if notice is not None:
+        return _card_payment(session, notice)
+    refund = refund_from_event(event)
+    if refund is not None:
+        return _refund_update(session, refund)
+    return {"outcome": "ignored"}
+
+
+def _card_payment(session: Session, notice) -> dict:
+    # The claim: one row per payment intent, whichever of its events (checkout.session.completed,
+    # payment_intent.succeeded, a redelivery) arrives first.
+    claimed = insert_new(session, pm.CardPayment, {
+        "external_id": notice.external_id, "stripe_event_id": notice.stripe_event_id,
+        "account_id": notice.account_id, "proforma_number": notice.proforma_number,
+        "amount": notice.amount, "currency": notice.currency, "occurred_at": notice.occurred_at,
+        "status": "booked"})
+    if not claimed:
+        return {"outcome": "duplicate_payment", "external_id": notice.external_id}
+    event_id = _event_id("stripe", notice.external_id)
+    reason = _book(session, _payment_event(
+        event_id, notice.account_id, notice.occurred_at, notice.amount, notice.currency, "card",
+        notice.proforma_number, notice.external_id))
+    values = {"event_id": event_id} if reason is None else {"status": "parked", "reason": reason}
+    session.execute(update(pm.CardPayment).where(pm.CardPayment.external_id == notice.external_id).values(**values))
+    if reason is not None:
+        log.warning("card payment %s parked: %s", notice.external_id, reason)
+        return {"outcome": "parked", "external_id": notice.external_id, "reason": reason}
+    return {"outcome": "booked", "external_id": notice.external_id, "payment_event_id": event_id}
+
+
+def _park_unattributed(session: Session, event: dict, exc: UnattributedPayment) -> dict:
+    """Money arrived without our metadata: keep it for finance rather than drop it."""
+    obj = event.get("data", {}).get("object", {})
+    currency = str(obj.get("currency") or "").upper()
+    minor = obj.get("amount_total") or obj.get("amount_received") or obj.get("amount") or 0
+    external_id = exc.external_id or f"event:{exc.stripe_event_id}"
+    insert_new(session, pm.CardPayment, {
+        "external_id": external_id, "stripe_event_id": exc.stripe_event_id, "account_id": None,
+        "proforma_number": (obj.get("metadata") or {}).get("proforma_number"),
+        "amount": from_stripe_amount(int(minor), currency) if currency else Decimal(0),
+        "currency": currency or "???",
+        "occurred_at": datetime.fromtimestamp(int(event.get("created", 0)), tz=timezone.utc),
+        "status": "parked", "reason": exc.message})
+    return {"outcome": "parked", "external_id": external_id, "reason": exc.message}
+
+
+def _refund_update(session: Session, notice) -> dict:
+    row = session.scalars(select(pm.CardRefund).where(pm.CardRefund.stripe_refund_id == notice.refund_id)).first()
+    if row is None:
+        if notice.reference:
+            # Ours (we set metadata.reference), but the transaction that records it has not
+            # committed yet: a non-2xx makes Stripe deliver it again later.
+            raise Unavailable(f"refund {notice.refund_id} is not recorded yet; retry")
+        return {"outcome": "ignored_refund", "refund_id": notice.refund_id}
+    final = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(notice.status)
+    if final is None:
+        return {"outcome": "refund_pending", "refund_id": notice.refund_id}
+    # Compare-and-set: only the webhook that moves closed_status from NULL appends the transition.
+    won = session.execute(update(pm.CardRefund).where(
+        pm.CardRefund.id == row.id, pm.CardRefund.closed_status.is_(None)).values(closed_status=final)).rowcount == 1
+    if not won:
+        return {"outcome": "refund_already_closed", "refund_id": notice.refund_id}
+    session.add(m.RefundStatusRow(refund_id=row.refund_id, part_index=row.part_index, status=final,
+                                  info={"stripe_refund_id": notice.refund_id, "stripe_status": notice.status,
+                                        "stripe_event_id": notice.stripe_event_id}))
+    if final == "succeeded":
+        _post_refund_paid(session, row, notice.occurred_at)
+    return {"outcome": f"refund_{final}", "refund_id": notice.refund_id}
+
+
+def _post_refund_paid(session: Session, card: pm.CardRefund, at: datetime) -> None:
+    """The liability booked at termination (refunds_payable) is settled out of the card clearing
+    account. Customer-side amount 0: the customer's balance moved when the refund was ordered."""
+    refund = session.get(m.RefundRow, card.refund_id)
+    account = session.get(m.Account, refund.account_id)
+    day = at.astimezone(ZoneInfo(account.timezone)).date()
+    note = refund.credit_notes[0] if refund.credit_notes else None
+    add_posting(session, r.Posting(refund.account_id, day, "refund_paid", Decimal(0), card.currency,
+                                   (("refunds_payable", card.amount), ("clearing:card", -card.amount)),
+                                   details={"refund_id": refund.id, "part_index": card.part_index,
+                                            "stripe_refund_id": card.stripe_refund_id, "method": "card"},
+                                   document_number=note))
+
+
+# -- bank statements --------------------------------------------------------------------------
+
+def import_bank_statement(factory: sessionmaker, data: bytes) -> dict:
+    """Book each credit of a CAMT.053 file once. A malformed file raises CamtError (422) before
+    anything is written; the whole file is then one transaction."""
+    statements = parse_statements(data)
+    results: list[dict] = []
+    with factory.begin() as session:
+        for statement in statements:
+            for credit in statement.entries:
+                results.append(_import_credit(session, statement, credit))
+    counts = {status: sum(1 for e in results if e["result"] == status)
+              for status in ("booked", "duplicate", "unmatched", "rejected")}
+    return {"statements": [s.statement_id for s in statements], **counts, "entries": results}
+
+
+def _import_credit(session: Session, statement: BankStatement, credit: BankCredit) -> dict:
+    base = {"entry_id": credit.entry_id, "booking_date": credit.booking_date.isoformat(),
+            "amount": fmt(credit.amount, credit.currency), "currency": credit.currency}
+    claimed = insert_new(session, pm.BankEntry, {
+        "entry_id": credit.entry_id, "statement_id": statement.statement_id, "iban": statement.iban,
+        "booking_date": credit.booking_date, "amount": credit.amount, "currency": credit.currency,
+        "remittance": credit.remittance, "debtor_name": credit.debtor_name, "debtor_iban": credit.debtor_iban,
+        "status": "unmatched"})
+    if not claimed:
+        earlier = session.scalars(select(pm.BankEntry).where(pm.BankEntry.entry_id == credit.entry_id)).one()
+        return {**base, "result": "duplicate", "status": earlier.status}
+    number, account_id, reason = _match(session, credit)
+    if account_id is None:
+        _set_entry(session, credit.entry_id, proforma_number=number, reason=reason)
+        return {**base, "result": "unmatched", "proforma_number": number, "reason": reason}
+    event_id = _event_id("bank", credit.entry_id)
+    reason = _book(session, _payment_event(event_id, account_id, booking_instant(credit.booking_date),
+                                           credit.amount, credit.currency, "bank_transfer", number,
+                                           credit.entry_id))
+    if reason is not None:
+        _set_entry(session, credit.entry_id, status="rejected", proforma_number=number,
+                   account_id=account_id, reason=reason)
+        return {**base, "result": "rejected", "proforma_number": number, "account_id": account_id,
+                "reason": reason}
+    _set_entry(session, credit.entry_id, status="matched", proforma_number=number, account_id=account_id,
+               event_id=event_id)
+    return {**base, "result": "booked", "proforma_number": number, "account_id": account_id,
+            "payment_event_id": event_id}
+
+
+def _match(session: Session, credit: BankCredit) -> tuple[str | None, str | None, str | None]:
+    """(proforma number, its account, why unmatched) from the remittance text."""
+    numbers = find_proforma_numbers(credit.remittance)
+    if not numbers:
+        return None, None, "no proforma number in the remittance"
+    rows = [row for row in (session.get(m.DocumentRow, n) for n in numbers) if row is not None
+            and row.kind == "proforma"]
+    if not rows:
+        return numbers[0], None, f"{', '.join(numbers)}: no such proforma"
+    accounts = {row.account_id for row in rows}
+    if len(accounts) > 1:
+        return rows[0].number, None, "the remittance names proformas of several accounts"
+    return rows[0].number, rows[0].account_id, None
+
+
+def _set_entry(session: Session, entry_id: str, **values) -> None:
+    session.execute(update(pm.BankEntry).where(pm.BankEntry.entry_id == entry_id).values(
+        updated_at=datetime.now(timezone.utc), **values))
+
+
+def _bank_entry_json(row: pm.BankEntry) -> dict:
+    return {"entry_id": row.entry_id, "statement_id": row.statement_id, "iban": row.iban,
+            "booking_date": row.booking_date.isoformat(), "amount": fmt(row.amount, row.currency),
+            "currency": row.currency, "remittance": row.remittance, "debtor_name": row.debtor_name,
+            "debtor_iban": row.debtor_iban, "proforma_number": row.proforma_number,
+            "account_id": row.account_id, "status": row.status, "reason": row.reason,
+            "payment_event_id": row.event_id}
+
+
+def _card_payment_json(row: pm.CardPayment) -> dict:
+    return {"external_id": row.external_id, "stripe_event_id": row.stripe_event_id,
+            "account_id": row.account_id, "proforma_number": row.proforma_number,
+            "amount": fmt(row.amount, row.currency) if row.currency != "???" else str(row.amount),
+            "currency": row.currency, "occurred_at": row.occurred_at.isoformat(), "status": row.status,
+            "reason": row.reason, "payment_event_id": row.event_id}
+
+
+def unmatched(session: Session) -> dict:
+    """Money received that is not in the ledger: bank credits without (or with an unusable)
+    proforma, and parked card payments."""
+    bank = session.scalars(select(pm.BankEntry).where(pm.BankEntry.status.in_(("unmatched", "rejected")))
+                           .order_by(pm.BankEntry.booking_date, pm.BankEntry.id))
+    cards = session.scalars(select(pm.CardPayment).where(pm.CardPayment.status == "parked")
+                            .order_by(pm.CardPayment.id))
+    return {"entries": [_bank_entry_json(row) for row in bank],
+            "card_payments": [_card_payment_json(row) for row in cards]}
+
+
+def assign_bank_entry(factory: sessionmaker, entry_id: str, account_id: Any) -> dict:
+    """Finance books an unmatched (or rejected) credit to an account. Anything invalid raises and
+    the transaction rolls back: the entry stays as it was."""
+    if not isinstance(account_id, str) or not account_id:
+        raise InvalidInput("account_id is required", {"errors": [{"field": "account_id",
+                                                                  "message": "a non-empty string"}]})
+    with factory.begin() as session:
+        # FOR UPDATE: two finance clicks at once would both see "unmatched" and book twice;
+        # the second waits here and then finds it assigned.
+        row = session.scalars(select(pm.BankEntry).where(pm.BankEntry.entry_id == entry_id)
+                              .with_for_update()).first()
+        if row is None:
+            raise NotFound(f"no bank entry {entry_id}")
+        if row.status not in ("unmatched", "rejected"):
+            raise Conflict(f"bank entry {entry_id} is already {row.status}")
+        if session.get(m.Account, account_id) is None:
+            raise NotFound(f"no account {account_id}")
+        event_id = _event_id("bank", entry_id)
+        reference = row.proforma_number or (row.remittance[:300] or None)
+        reason = _book(session, _payment_event(event_id, account_id, booking_instant(row.booking_date),
+                                               row.amount, row.currency, "bank_transfer", reference, entry_id))
+        if reason is not None:
+            raise InvalidInput(f"cannot book bank entry {entry_id} to {account_id}: {reason}",
+                               {"errors": [{"field": "account_id", "message": reason}]})
+        row.status, row.account_id, row.event_id, row.reason = "assigned", account_id, event_id, None
+        row.updated_at = datetime.now(timezone.utc)
+        session.flush()
+        return _bank_entry_json(row)
+
+
+# -- refunds ----------------------------------------------------------------------------------
+
+def _latest_states(session: Session, refund_ids: Iterable[int]) -> dict[tuple[int, int], m.RefundStatusRow]:
+    latest: dict[tuple[int, int], m.RefundStatusRow] = {}
+    for row in session.scalars(select(m.RefundStatusRow).where(m.RefundStatusRow.refund_id.in_(list(refund_ids)))
+                               .order_by(m.RefundStatusRow.id)):
+        latest[(row.refund_id, row.part_index)] = row
+    return latest
+
+
+def refund_key(refund: m.RefundRow, index: int) -> str:
+    """Names our refund part at Stripe: the credit note that documents it, and the part."""
+    note = refund.credit_notes[0] if refund.credit_notes else f"refund-{refund.id}"
+    return f"{note}:{index}"
+
+
+def execute_due_refunds(factory: sessionmaker, gateway: StripeGateway) -> dict:
+    """Send every due card refund part to Stripe and append `submitted`. Stripe is called outside
+    any transaction; its idempotency key makes a crash-and-rerun ask for the same refund, and the
+    unique (refund, part) row records it once."""
+    with factory() as session:
+        refunds = list(session.scalars(select(m.RefundRow).order_by(m.RefundRow.id)))
+        latest = _latest_states(session, [x.id for x in refunds])
+    todo = [(refund, index, part) for refund in refunds for index, part in enumerate(refund.parts)
+            if part.get("method") == "card" and getattr(latest.get((refund.id, index)), "status", None) == "due"]
+    if todo and not gateway.configured:
+        raise GatewayNotConfigured("STRIPE_API_KEY is not set; card refunds cannot be sent")
+    submitted, errors = [], []
+    for refund, index, part in todo:
+        key = refund_key(refund, index)
+        if not part.get("external_id"):
+            errors.append({"refund_id": refund.id, "part_index": index, "error": "no payment intent id"})
+            continue
+        try:
+            result = gateway.refund(payment_intent_id=part["external_id"], amount=Decimal(part["amount"]),
+                                    currency=refund.currency, idempotency_key=key, reference=key)
+        except GatewayError as exc:  # stays due; the next run asks again with the same key
+            errors.append({"refund_id": refund.id, "part_index": index, "error": exc.message})
+            continue
+        with factory.begin() as session:
+            if insert_new(session, pm.CardRefund, {
+                    "refund_id": refund.id, "part_index": index, "stripe_refund_id": result.refund_id,
+                    "payment_intent_id": part["external_id"], "amount": Decimal(part["amount"]),
+                    "currency": refund.currency, "idempotency_key": key}):
+                session.add(m.RefundStatusRow(refund_id=refund.id, part_index=index, status="submitted",
+                                              info={"stripe_refund_id": result.refund_id,
+                                                    "stripe_status": result.status, "idempotency_key": key}))
+        submitted.append({"refund_id": refund.id, "part_index": index, "stripe_refund_id": result.refund_id,
+                          "amount": fmt(Decimal(part["amount"]), refund.currency), "currency": refund.currency})
+    return {"submitted": submitted, "errors": errors}
+
+
+def _payout(session: Session, refund: m.RefundRow, part: dict, account: m.Account | None) -> dict:
+    entry = None
+    if part.get("external_id"):
+        entry = session.scalars(select(pm.BankEntry).where(pm.BankEntry.entry_id == part["external_id"])).first()
+    iban = entry.debtor_iban if entry is not None else None
+    return {"beneficiary": (entry.debtor_name if entry is not None and entry.debtor_name else
+                            (account.name if account else None)),
+            "iban": iban, "iban_known": iban is not None,
+            "note": None if iban else "IBAN unknown: ask the customer for the account to pay the refund to",
+            "amount": fmt(Decimal(part["amount"]), refund.currency), "currency": refund.currency,
+            "remittance": ", ".join(refund.credit_notes) or f"refund {refund.id}"}
+
+
+def refund_view(session: Session, refund: m.RefundRow, latest: dict, today: date) -> dict:
+    account = session.get(m.Account, refund.account_id)
+    parts, states = [], []
+    for index, part in enumerate(refund.parts):
+        status_row = latest.get((refund.id, index))
+        state = status_row.status if status_row else "due"
+        states.append(state)
+        item = {"index": index, "method": part.get("method"), "amount": fmt(Decimal(part["amount"]), refund.currency),
+                "external_id": part.get("external_id"), "state": state,
+                "info": status_row.info if status_row else {}}
+        if part.get("method") == "bank_transfer":
+            item["payout"] = _payout(session, refund, part, account)
+        parts.append(item)
+    state = ("completed" if all(s in FINAL_CARD_STATES for s in states)
+             else "failed" if any(s == "failed" for s in states) else "open")
+    return {"id": refund.id, "account_id": refund.account_id, "terminated_on": refund.day.isoformat(),
+            "due_date": refund.due_date.isoformat(), "amount": fmt(refund.amount, refund.currency),
+            "currency": refund.currency, "credit_notes": list(refund.credit_notes), "state": state,
+            "overdue": state != "completed" and refund.due_date < today, "parts": parts}
+
+
+def list_refunds(session: Session, status: str, today: date) -> dict:
+    refunds = list(session.scalars(select(m.RefundRow).order_by(m.RefundRow.due_date, m.RefundRow.id)))
+    latest = _latest_states(session, [x.id for x in refunds])
+    views = [refund_view(session, x, latest, today) for x in refunds]
+    if status == "due":
+        views = [v for v in views if v["state"] != "completed"]
+    elif status == "overdue":
+        views = [v for v in views if v["overdue"]]
+    return {"as_of": today.isoformat(), "status": status, "refunds": views}
