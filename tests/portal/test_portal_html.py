@@ -44,6 +44,7 @@ def test_page_lists_documents_and_statements_in_hungarian(client):
     assert "10\u00a0312\u00a0Ft" in html or "10 312 Ft" in html  # Babel's hu format of 10,312 HUF
     assert "Fizetve" in html and "Részben visszatérítve" in html  # paid proforma, partly refunded invoice
     assert 'data-month="2026-03"' in html and "2026. március" in html
+    assert "Visszatérítések: 3\u00a0867\u00a0Ft" in html  # the refund of the unused balance
     assert "Fizetés bankkártyával" not in html  # no checkout use case, no button
     links = _pdf_links(html)
     assert len(links) == 5  # four documents and one statement
