@@ -87,9 +87,9 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
     def principal_dep(request: Request, session: Session = Depends(session_dep)) -> auth.Principal:
         return auth.authenticate(session, request.headers.get("authorization"))
 
-    from billing.api import register_routes
+    from billing.api import register_all
 
-    register_routes(app, factory, session_dep, principal_dep)
+    register_all(app, factory, session_dep, principal_dep)
     return app
 
 
@@ -157,6 +157,12 @@ def _cmd_accounts_show(args) -> None:
         print(json.dumps(views.account_view(session, args.id), indent=2))
 
 
+def _cmd_simulate(args) -> None:
+    from billing.simulate import simulate
+
+    sys.exit(simulate(args.file, check_only=args.check))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="billing", description="Seat billing service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +180,15 @@ def main(argv: list[str] | None = None) -> None:
     submit = nav_sub.add_parser("submit", help="send the NAV outbox and poll until settled")
     submit.add_argument("--timeout", type=float, default=300.0)
     submit.set_defaults(func=_cmd_nav)
+    from billing.exports import add_export_arguments, cmd_export
+
+    export = sub.add_parser("export", help="accountant exports (CSV, XLSX, ZIP of PDFs and NAV XML)")
+    add_export_arguments(export)
+    export.set_defaults(func=cmd_export)
+    simulate = sub.add_parser("simulate", help="run a scenario file against an in-memory database")
+    simulate.add_argument("file")
+    simulate.add_argument("--check", action="store_true", help="only check the expected figures")
+    simulate.set_defaults(func=_cmd_simulate)
     accounts = sub.add_parser("accounts", help="inspect accounts")
     accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
     show = accounts_sub.add_parser("show")

@@ -9,7 +9,10 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing import auth, views
+import dataclasses
+
+from billing import auth, explain, views
+from billing import explain as explain_module
 from billing.accounts import account_from_event
 from billing.cycle import run_cycle
 from billing.errors import InvalidInput, NotFound
@@ -110,6 +113,8 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
         from invoices.pdf import render_statement_pdf
 
         st = views.statement(session, account_id, month)
+        if explain:
+            st = dataclasses.replace(st, explain=tuple(explain_module.explain_month(session, account_id, month)))
         pdf = render_statement_pdf(st, _locale(locale), explain=bool(explain))
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="statement-{account_id}-{month}.pdf"'})
@@ -147,12 +152,48 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
 
         return Response(build_invoice_data(views.frozen_document(session, number)), media_type="application/xml")
 
+    @app.get("/v1/documents/{number}/explain", tags=["explain"])
+    def get_document_explain(number: str, principal: auth.Principal = Depends(principal_dep),
+                             session: Session = Depends(session_dep)) -> dict:
+        _document_for(session, number, principal)
+        return explain.explain_document(session, number)
+
+    @app.get("/v1/accounts/{account_id}/explain", tags=["explain"])
+    def get_account_explain(account_id: str, date_: str = Query(..., alias="date"),
+                            principal: auth.Principal = Depends(principal_dep),
+                            session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return explain.explain_day(session, account_id, _date(date_, "date"))
+
+    @app.get("/v1/accounts/{account_id}/preview", tags=["explain"])
+    def get_preview(account_id: str, until: str = Query(...), principal: auth.Principal = Depends(principal_dep),
+                    session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return explain.preview(session, account_id, _date(until, "until"))
+
     @app.get("/v1/documents/{number}", tags=["documents"])
     def get_document(number: str, principal: auth.Principal = Depends(principal_dep),
                      session: Session = Depends(session_dep)) -> dict:
         _document_for(session, number, principal)
         return views.document_view(session, number)
 
+
+
+def register_all(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    """The contract's routes and every package's own."""
+    register_routes(app, factory, session_dep, principal_dep)
+    from billing.exports import register_export_routes
+    from billing.portal import register_portal_routes
+    from billing.webhooks import register_webhook_routes
+
+    register_export_routes(app, factory, session_dep, principal_dep)
+    register_webhook_routes(app, factory, session_dep, principal_dep)
+    register_portal_routes(app, factory, session_dep, principal_dep)
+    try:
+        from billing.payments.routes import register_payment_routes
+    except ImportError:
+        return
+    register_payment_routes(app, factory, session_dep, principal_dep)
 
 
 def _ingest_with_retry(factory: sessionmaker, items: list) -> list:

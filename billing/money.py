@@ -69,3 +69,8 @@ def _round_digits(value: Fraction, digits: int) -> Decimal:
     whole = (scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
     sign = -1 if value < 0 else 1
     return Decimal(sign * whole).scaleb(-digits)
+
+
+def approximate(value: Fraction, digits: int = 6) -> Decimal:
+    """An exact fraction shown to a person (explanations only; never posted)."""
+    return _round_digits(value, digits)

@@ -39,6 +39,13 @@ def _day(value: str | None, name: str) -> date:
         raise InvalidInput(f"{name} is YYYY-MM-DD", {"errors": [{"field": name, "message": str(exc)}]}) from exc
 
 
+def _release(session: Session) -> None:
+    """End the request session's transaction before a use case opens its own. On SQLite every
+    transaction starts with BEGIN IMMEDIATE (billing.db.session), so a key looked up in the
+    database would otherwise hold the write lock and the use case's write would wait on it."""
+    session.close()
+
+
 def _raw_body(content_type: str) -> dict:
     return {"requestBody": {"required": True, "content": {content_type: {"schema": {"type": "string"}}}}}
 
@@ -55,6 +62,7 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         # The customer key of the proforma's account may pay it; another account's proforma
         # answers 404 exactly like a missing one (auth.require).
         auth.require(principal, "crm", "finance", "customer", account_id=get_document_row(session, number).account_id)
+        _release(session)
         answer = usecases.create_checkout(factory, gateway_from_env(), number)
         return JSONResponse(answer.body, status_code=201 if answer.created else 200)
 
@@ -69,8 +77,10 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
                                               request.headers.get("stripe-signature"))
 
     @app.post("/v1/payments/bank-statements", tags=["payments"], openapi_extra=_raw_body("application/xml"))
-    async def post_bank_statement(request: Request, principal: auth.Principal = Depends(principal_dep)):
+    async def post_bank_statement(request: Request, principal: auth.Principal = Depends(principal_dep),
+                                  session: Session = Depends(session_dep)):
         auth.require(principal, "finance")
+        _release(session)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in XML_TYPES:
             raise UnsupportedMediaType(f"send the CAMT.053 file as the raw body with Content-Type {XML_TYPES[0]}",
@@ -85,16 +95,20 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
     @app.post("/v1/payments/unmatched/{entry_id}/assign", tags=["payments"],
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                   "type": "object", "properties": {"account_id": {"type": "string"}}, "required": ["account_id"]}}}}})
-    async def post_assign(entry_id: str, request: Request, principal: auth.Principal = Depends(principal_dep)):
+    async def post_assign(entry_id: str, request: Request, principal: auth.Principal = Depends(principal_dep),
+                          session: Session = Depends(session_dep)):
         auth.require(principal, "finance")
+        _release(session)
         body = await read_json(request)
         if not isinstance(body, dict):
             raise InvalidInput("the body is {\"account_id\": ...}", {"errors": [{"field": "", "message": "an object"}]})
         return usecases.assign_bank_entry(factory, entry_id, body.get("account_id"))
 
     @app.post("/v1/refunds/execute", tags=["refunds"])
-    def post_execute_refunds(principal: auth.Principal = Depends(principal_dep)):
+    def post_execute_refunds(principal: auth.Principal = Depends(principal_dep),
+                             session: Session = Depends(session_dep)):
         auth.require(principal, "finance")
+        _release(session)
         return usecases.execute_due_refunds(factory, gateway_from_env())
 
     @app.get("/v1/refunds", tags=["refunds"])

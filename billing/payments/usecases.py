@@ -52,8 +52,11 @@ def insert_new(session: Session, model, values: dict) -> bool:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = session.execute(insert(model).values(**values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    # RETURNING gives a row only when this statement inserted (rowcount is not reliable for
+    # ON CONFLICT DO NOTHING across drivers); SQLite has RETURNING since 3.35.
+    inserted = session.execute(insert(model).values(**values).on_conflict_do_nothing()
+                               .returning(model.id)).first()
+    return inserted is not None
 
 
 def _event_id(prefix: str, external: str) -> str:
