@@ -27,7 +27,7 @@ from billing.db import models as m
 from billing.domain import records as r
 from billing.errors import Conflict, InvalidInput, NotFound, Unavailable
 from billing.events import ingest
-from billing.money import fmt
+from billing.money import fmt, quantum
 from billing.payments import models as pm
 from billing.payments.camt053 import BankCredit, BankStatement, parse_statements
 from billing.payments.errors import GatewayError, GatewayNotConfigured, UnattributedPayment
@@ -72,7 +72,8 @@ def _payment_event(event_id: str, account_id: str, occurred_at: datetime, amount
                    currency: str, method: str, reference: str | None, external_id: str) -> dict:
     return {"id": event_id, "type": "payment.received", "account_id": account_id,
             "occurred_at": occurred_at.isoformat(),
-            "data": {"amount": str(amount), "currency": currency, "method": method,
+            # fmt: PostgreSQL gives NUMERIC(24, 8) back as 7000.00000000; the event is in currency precision.
+            "data": {"amount": fmt(amount, currency), "currency": currency, "method": method,
                      "reference": reference, "external_id": external_id}}
 
 
@@ -134,7 +135,8 @@ def open_amount(session: Session, number: str) -> tuple[m.DocumentRow, Decimal]:
     if status in ("paid", "void"):
         raise Conflict(f"proforma {number} is {status}")
     paid = _allocated(session, [number]).get(number, Decimal(0))
-    remaining = row.gross - paid - _pending_payments(session, row)
+    # Quantised, so the stored session's amount compares equal on SQLite (kept as text) too.
+    remaining = (row.gross - paid - _pending_payments(session, row)).quantize(quantum(row.currency))
     if remaining <= 0:
         raise Conflict(f"proforma {number} is paid; the payment is being processed")
     return row, remaining
