@@ -1,0 +1,106 @@
+"""Erasing a customer's personal data (GDPR art. 17) without touching what was issued.
+
+What is erased: the account row's name (→ "erased"), e-mail, address, Hungarian tax number and EU VAT
+number, and the same fields in the stored `account.created` event (otherwise a replay would bring them
+back). `personal_data_erased_at` records when.
+
+What is kept, byte for byte: every issued document (proforma, invoice, credit note). Its buyer block is
+part of the frozen body (`documents.body`, append-only by trigger), and its PDF and NAV XML are pure
+renderers of that body, so they stay identical. The Hungarian accounting act keeps invoices for 8 years
+(the privacy notice promises 10); that retention is the legal ground for keeping the buyer data on them.
+Bank-statement entries (`bank_entries.debtor_name`) are supporting accounting records too and are kept.
+
+When: only once the account is closed (`terminated` or `expired`, as processed by the daily cycle) and
+no event of it waits for the cycle. A live account still gets invoices, and an invoice to a Hungarian
+business needs the buyer's name and tax number: erasing earlier would put "erased" on the next invoice
+and report a business buyer to NAV as a private person. So a live account answers 409 (terminate it
+first); a repeated erasure answers 200 with the first erasure's time (idempotent).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable
+
+from fastapi import Depends, FastAPI
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing import auth
+from billing.db import models as m
+from billing.db.base import utcnow
+from billing.errors import Conflict, NotFound
+
+log = logging.getLogger("billing.gdpr")
+
+ERASED_NAME = "erased"
+CLOSED_STATES = ("terminated", "expired")
+PERSONAL_EVENT_FIELDS = ("name", "email", "address", "tax_number", "eu_vat_number")
+EMPTY_ADDRESS = {"postal_code": "", "city": "", "street": ""}
+
+
+def _erased_event_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The account.created data with its personal fields blanked; still a valid event body, so a
+    replay from events recreates the (erased) account."""
+    return {**data, "name": ERASED_NAME, "email": None, "address": dict(EMPTY_ADDRESS),
+            "tax_number": None, "eu_vat_number": None}
+
+
+def _answer(account: m.Account, documents_kept: int) -> dict[str, Any]:
+    return {"account_id": account.id, "personal_data_erased_at": account.personal_data_erased_at.isoformat(),
+            "erased_fields": list(PERSONAL_EVENT_FIELDS), "documents_kept": documents_kept}
+
+
+def erase_personal_data(factory: sessionmaker, account_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """One transaction. Raises NotFound for an unknown account, Conflict for a live one."""
+    with factory.begin() as session:
+        # FOR UPDATE on the account row, the lock the daily cycle takes (billing/cycle.py): a cycle
+        # run that is issuing this account's closing credit note right now finishes first, and one
+        # that starts after us sees the erased row and the closed state, so issues nothing more.
+        account = session.scalars(select(m.Account).where(m.Account.id == account_id).with_for_update()).first()
+        if account is None:
+            raise NotFound(f"no account {account_id}")
+        documents_kept = len(session.scalars(select(m.DocumentRow.number).where(
+            m.DocumentRow.account_id == account_id)).all())
+        if account.personal_data_erased_at is not None:
+            return _answer(account, documents_kept)
+        _require_closed(session, account_id)
+        account.name = ERASED_NAME
+        account.email = None
+        account.address = dict(EMPTY_ADDRESS)
+        account.tax_number = None
+        account.eu_vat_number = None
+        account.personal_data_erased_at = now or utcnow()
+        created = session.scalars(select(m.Event).where(m.Event.account_id == account_id,
+                                                        m.Event.type == "account.created")).all()
+        for event in created:
+            event.data = _erased_event_data(event.data)
+        session.flush()
+        log.info("personal data of account %s erased; %d documents kept as issued", account_id, documents_kept)
+        return _answer(account, documents_kept)
+
+
+def _require_closed(session: Session, account_id: str) -> None:
+    row = session.get(m.AccountStateRow, account_id)
+    status = row.status if row is not None else "trialing"
+    if status not in CLOSED_STATES:
+        raise Conflict(f"the account is {status}; terminate it and run the cycle before erasing its personal "
+                       "data (a live account still gets invoices that must name the buyer)",
+                       {"errors": [{"field": "account_id", "message": f"state {status}, not terminated or expired"}]})
+    waiting = session.scalar(select(exists().where(m.Event.account_id == account_id, m.Event.applied.is_(False))))
+    if waiting:
+        raise Conflict("events of the account wait for the daily cycle; run it before erasing",
+                       {"errors": [{"field": "account_id", "message": "unprocessed events"}]})
+
+
+def register_gdpr_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    @app.delete("/v1/accounts/{account_id}/personal-data", tags=["accounts"])
+    def delete_personal_data(account_id: str, principal: auth.Principal = Depends(principal_dep),
+                             session: Session = Depends(session_dep)) -> dict:
+        """Erase the account's personal data; issued documents, their PDFs and NAV XML stay as issued.
+        409 while the account is live (terminate it first)."""
+        auth.require(principal, "crm")
+        # End the request session's transaction first: on SQLite a key looked up in the database
+        # opened BEGIN IMMEDIATE, and our own transaction would wait on that write lock.
+        session.close()
+        return erase_personal_data(factory, account_id)
