@@ -144,7 +144,7 @@ def build_history(session: Session, account: m.Account, state: AccountState,
                   events: list[r.Event]) -> r.History | None:
     """Only for a late seat or plan event: what the engine needs to re-derive charged days."""
     late = [e for e in events if state.through is not None and e.day <= state.through
-            and e.type in SEAT_OR_PLAN]
+            and (e.type in SEAT_OR_PLAN or e.type == "account.terminated")]
     if not late:
         return None
     first_day = min(e.day for e in late)

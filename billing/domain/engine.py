@@ -90,16 +90,21 @@ def advance(state: AccountState, profile: Profile, events: list[Event], until: d
     posting_day = first if first <= until else st.through
     events = sorted((e for e in events if e.day <= until), key=lambda e: (e.occurred_at, e.seq))
     late = [e for e in events if st.through is not None and e.day <= st.through]
-    if late and history is not None and any(e.type in SEAT_OR_PLAN for e in late):
-        _correct_late(run, posting_day, [e for e in late if e.type in SEAT_OR_PLAN], history)
+    late_stop = next((e for e in late if e.type == "account.terminated"), None)
+    if history is not None and (late_stop or any(e.type in SEAT_OR_PLAN for e in late)):
+        _correct_late(run, posting_day, [e for e in late if e.type in SEAT_OR_PLAN], history,
+                      cut_off=late_stop.day if late_stop else None)
         events = [e for e in events if e not in late or e.type not in SEAT_OR_PLAN]
     by_day: dict[date, list[Event]] = {}
     for event in events:
         by_day.setdefault(max(event.day, posting_day), []).append(event)
     if first > until and st.through is not None and by_day.get(st.through):
         # A re-run of a day already processed: only the late events, no second charge.
-        _apply_events(run, st.through, by_day[st.through], set())
-        _evaluate_lateness(run, st.through)
+        terminate = _apply_events(run, st.through, by_day[st.through], set())
+        if terminate is not None:
+            _terminate(run, st.through, terminate)
+        else:
+            _evaluate_lateness(run, st.through)
     day = first
     while day <= until:
         _process_day(run, day, by_day.get(day, []))
@@ -116,6 +121,11 @@ def _process_day(run: _Run, day: date, events: list[Event]) -> None:
     start_users = set(st.active_users)
     activated_today: set[str] = set()
     terminate = _apply_events(run, day, events, activated_today)
+    if terminate is not None and terminate.day < day:
+        # A late termination: its day was the last charged one (the correction took back the
+        # days after it), so nothing is charged today.
+        _terminate(run, day, terminate)
+        return
     if st.status == "trialing" and day >= st.conversion_day:
         run.set_status(day, "active" if st.paid_ever else "awaiting_payment")
     _evaluate_lateness(run, day)
@@ -309,7 +319,7 @@ def _terminate(run: _Run, day: date, event: Event) -> None:
     st = run.state
     if st.status == "trialing":
         run.set_status(day, "terminated")
-        st.terminated_on = day
+        st.terminated_on = event.day
         return
     if event.data.get("by") == "provider" and event.data.get("reason") == "late_payment" \
             and st.status != "suspended":
@@ -323,7 +333,7 @@ def _terminate(run: _Run, day: date, event: Event) -> None:
     run.post(day, "clawback", -refund.clawback, "revenue", event_id=event.id,
              details={"list_exact": str(st.month_list_exact), "discounted_exact": str(st.month_exact),
                       "rule": "Romanian terms §13: used days re-priced at the list price"})
-    st.terminated_on = day
+    st.terminated_on = event.day
     run.set_status(day, "terminated")
     if refund.refund > 0:
         _order_refund(run, day, refund.refund, event)
@@ -390,18 +400,21 @@ def _plan_on(events: list[Event], day: date, initial: str) -> str:
     return plan
 
 
-def _correct_late(run: _Run, posting_day: date, late: list[Event], history: History) -> None:
+def _correct_late(run: _Run, posting_day: date, late: list[Event], history: History,
+                  cut_off: date | None = None) -> None:
     """Re-derive each day from the earliest late event through the last processed day and post the
-    difference per service month as one correction entry (cumulative rounding kept per month)."""
+    difference per service month as one correction entry (cumulative rounding kept per month).
+    `cut_off` is a late termination's day: nothing is billable after it."""
     st = run.state
     if st.status in ("terminated", "expired"):
         run.rejections.extend(Rejection(e.id, posting_day, f"account is {st.status}") for e in late)
         return
     everything = sorted([*history.applied_events, *late], key=lambda e: (e.occurred_at, e.seq))
     per_month: dict[str, list] = {}
-    day = max(min(e.day for e in late), st.conversion_day)
+    starts = [e.day for e in late] + ([cut_off + timedelta(days=1)] if cut_off else [])
+    day = max(min(starts), st.conversion_day)
     while day <= st.through:
-        new_users = _billable(everything, day)
+        new_users = frozenset() if cut_off and day > cut_off else _billable(everything, day)
         old_users = history.posted_users.get(day, frozenset())
         if new_users != old_users:
             terms = run.ctx.price(_plan_on(everything, day, history.initial_plan), day)
