@@ -19,7 +19,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from billing import auth, views
 from billing.config import Limits
 from billing.cycle import run_cycle
-from billing.db.session import create_schema, make_engine, make_session_factory
+from billing.db.session import create_schema, make_engine, make_read_factory, make_session_factory
 from billing.errors import BillingError, InvalidInput
 
 log = logging.getLogger("billing.service")
@@ -80,12 +80,17 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
         log.exception("database error")
         return JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)
 
+    read_factory = make_read_factory(engine)
+    app.state.read_factory = read_factory
+
     def session_dep():
-        with factory() as session:
+        # A read-only session per request; use cases that write open their own transaction.
+        with read_factory() as session:
             yield session
 
-    def principal_dep(request: Request, session: Session = Depends(session_dep)) -> auth.Principal:
-        return auth.authenticate(session, request.headers.get("authorization"))
+    def principal_dep(request: Request) -> auth.Principal:
+        with read_factory() as session:
+            return auth.authenticate(session, request.headers.get("authorization"))
 
     from billing.api import register_all
 

@@ -46,10 +46,9 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
         return {"status": "ok"}
 
     @app.post("/v1/plans", tags=["plans"], status_code=201)
-    def post_plan(body: PlanIn, principal: auth.Principal = Depends(principal_dep),
-                  session: Session = Depends(session_dep)):
+    def post_plan(body: PlanIn, principal: auth.Principal = Depends(principal_dep)):
         auth.require(principal, "crm", "finance")
-        with session.begin():
+        with factory.begin() as session:
             plan, created = define_plan(session, body)
         return JSONResponse(plan, status_code=201 if created else 200)
 
@@ -84,10 +83,9 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
         return views.account_view(session, account_id)
 
     @app.post("/v1/accounts/{account_id}/keys", tags=["accounts"], status_code=201)
-    def post_key(account_id: str, principal: auth.Principal = Depends(principal_dep),
-                 session: Session = Depends(session_dep)) -> dict:
+    def post_key(account_id: str, principal: auth.Principal = Depends(principal_dep)) -> dict:
         auth.require(principal, "crm")
-        with session.begin():
+        with factory.begin() as session:
             views.get_account(session, account_id)
             key = auth.create_key(session, "customer", account_id)
         return {"key": key, "account_id": account_id, "scope": "customer"}
@@ -189,6 +187,9 @@ def register_all(app: FastAPI, factory: sessionmaker, session_dep: Callable, pri
     register_export_routes(app, factory, session_dep, principal_dep)
     register_webhook_routes(app, factory, session_dep, principal_dep)
     register_portal_routes(app, factory, session_dep, principal_dep)
+    from billing.nav_routes import register_nav_routes
+
+    register_nav_routes(app, factory, session_dep, principal_dep)
     try:
         from billing.payments.routes import register_payment_routes
     except ImportError:

@@ -37,7 +37,11 @@ def make_engine(url: str | None = None) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Reads (see read_only) start deferred: in WAL mode they never block the writer.
+            if conn.get_execution_options().get("billing_read_only"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -45,6 +49,11 @@ def make_engine(url: str | None = None) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for requests that only read: on SQLite they do not take the write lock."""
+    return sessionmaker(engine.execution_options(billing_read_only=True), expire_on_commit=False)
 
 
 def is_postgres(session_or_engine) -> bool:

@@ -1,0 +1,54 @@
+"""Inside `billing serve` when BILLING_SCHEDULER=1: the daily cycle through today, the NAV outbox
+and the CRM webhooks, each step safe to run from several processes at once."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import sessionmaker
+
+log = logging.getLogger("billing.scheduler")
+
+
+def tick(factory: sessionmaker) -> None:
+    from billing.cycle import run_cycle
+    from billing.db.base import utcnow
+
+    run_cycle(factory, datetime.now(ZoneInfo("Europe/Budapest")).date())
+    try:
+        from nav_reporting.client import NavClient, NavConfig
+        from nav_reporting.worker import poll, submit_pending
+
+        config = NavConfig.from_env()
+        if config.configured:
+            client = NavClient(config)
+            try:
+                submit_pending(factory, client, utcnow())
+                poll(factory, client)
+            finally:
+                client.close()
+    except Exception:  # one failing outside service must not stop the others
+        log.exception("NAV step failed")
+    try:
+        from billing.webhooks import deliver_pending
+
+        deliver_pending(factory)
+    except Exception:
+        log.exception("webhook delivery failed")
+
+
+def start_scheduler(factory: sessionmaker, interval_s: float = 60.0) -> threading.Thread:
+    def loop() -> None:
+        while True:
+            try:
+                tick(factory)
+            except Exception:
+                log.exception("scheduled tick failed")
+            time.sleep(interval_s)
+
+    thread = threading.Thread(target=loop, name="billing-scheduler", daemon=True)
+    thread.start()
+    return thread
