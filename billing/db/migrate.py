@@ -2,9 +2,7 @@
 issued documents and the ledger append-only at the database level."""
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
-
-from billing.db.base import Base
+from sqlalchemy import Engine
 
 IMMUTABLE_TABLES = ("journal_entries", "postings", "documents", "allocations", "refunds", "refund_status")
 
@@ -45,8 +43,3 @@ def upgrade(engine: Engine) -> None:
     alembic_runner.upgrade_head(engine)
 
 
-def create_all_with_triggers(connection) -> None:
-    load_all_models()
-    Base.metadata.create_all(connection)
-    for statement in immutability_ddl(connection.dialect.name):
-        connection.execute(text(statement))

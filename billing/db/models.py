@@ -197,5 +197,3 @@ class CycleRun(Base):
     started_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     accounts: Mapped[int] = mapped_column(Integer, default=0)
 
-
-IMMUTABLE_TABLES = ("journal_entries", "postings", "documents", "allocations", "refunds", "refund_status")
