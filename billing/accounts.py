@@ -64,6 +64,17 @@ def account_from_event(event, data) -> Account:
         vat=decide_account_vat(data.country, data.eu_vat_number), created_event_id=event.id)
 
 
+def retry_pending_vat(account: Account) -> None:
+    """VIES could not answer when the account was created: ask again before each cycle run. Until
+    it confirms, Hungarian VAT applies (never a reverse charge on a guess)."""
+    if not (account.vat or {}).get("pending"):
+        return
+    decided = decide_account_vat(account.country, account.eu_vat_number)
+    if not decided["pending"]:
+        log.info("VIES answered for account %s: %s", account.id, decided["kind"])
+        account.vat = decided
+
+
 def vat_of(account: Account) -> VatTreatment:
     return _vat_from_json(account.vat)
 

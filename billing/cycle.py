@@ -16,7 +16,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
-from billing.accounts import buyer_of, vat_of
+from billing.accounts import buyer_of, retry_pending_vat, vat_of
 from billing.db import models as m
 from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, Context, advance, new_state
@@ -125,6 +125,7 @@ def process_account(factory: sessionmaker, account_id: str, until: date) -> bool
         account = _lock_account(session, account_id)
         if account is None:
             return False
+        retry_pending_vat(account)
         state = load_state(session, account)
         events = pending_events(session, account_id, until)
         if state.through is not None and state.through >= until and not events:
