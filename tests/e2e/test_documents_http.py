@@ -1,0 +1,80 @@
+"""Documents over HTTP: every kind's NAV XML validates against the official XSDs; PDFs in four
+locales; EUR invoices carry HUF amounts at the rate used."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from nav_reporting.xml import validate_invoice_data
+
+
+def _eu_story(api):
+    api.plan(code="eur", price="127.00", currency="EUR")
+    api.account("carpati", at="2026-03-01T08:00:00+01:00", plan="eur", currency="EUR", country="RO",
+                eu_vat_number="RO18547290", trial_days=0)
+    api.seats("carpati", "2026-03-01T08:00:00+01:00", "u1", "u2")
+    api.run("2026-03-01")
+    [proforma] = api.documents("carpati", "proforma")
+    # reverse charge: 127.00 / 1.27 = 100.00 EUR a seat-month net; March in full: 2 × 100.00
+    assert proforma["gross"] == "200.00" and proforma["vat"] == "0.00"
+    api.pay("carpati", "2026-03-02T10:00:00+01:00", "200.00", currency="EUR", method="card")
+    api.event("account.terminated", "carpati", "2026-03-10T10:00:00+01:00", by="customer")
+    api.run("2026-03-10")
+
+
+def test_eur_reverse_charge_invoice_and_credit_note(api):
+    _eu_story(api)
+    [invoice] = api.documents("carpati", "invoice")
+    assert (invoice["gross"], invoice["net"], invoice["vat"]) == ("200.00", "200.00", "0.00")
+    body = api.get(f"/v1/documents/{invoice['number']}").json()["document"]
+    assert body["vat_treatment"]["nav_case"] == "EUFAD37"
+    assert body["gross_huf"] == str(int(200 * 400))  # the fallback rate 400 HUF/EUR without MNB
+    # 1..10 March: R(200 × 10/31) = R(64.516) = 64.52; Romanian terms, no discount: no clawback
+    [note] = api.documents("carpati", "credit_note")
+    assert note["gross"] == "-135.48" and note["references"] == [invoice["number"]]
+    for number in (invoice["number"], note["number"]):
+        xml = api.get(f"/v1/documents/{number}/nav.xml").content
+        validate_invoice_data(xml)
+        assert b"EUFAD37" in xml and b"RO18547290" in xml
+    assert b"invoiceReference" in api.get(f"/v1/documents/{note['number']}/nav.xml").content
+
+
+def test_domestic_and_out_of_scope_xml_validate(api):
+    api.plan()
+    api.plan(code="usd", price="50.00", currency="USD")
+    api.account("acme", at="2026-03-01T08:00:00+01:00", trial_days=0)
+    api.account("yankee", at="2026-03-01T08:00:00+01:00", trial_days=0, country="US", currency="USD", plan="usd")
+    for account, amount, currency in (("acme", "9990", "HUF"), ("yankee", "50.00", "USD")):
+        api.seats(account, "2026-03-01T08:00:00+01:00", "u1")
+        api.pay(account, "2026-03-02T08:00:00+01:00", amount, currency=currency)
+    api.run("2026-03-02")
+    domestic = api.documents("acme", "invoice")[0]
+    xml = api.get(f"/v1/documents/{domestic['number']}/nav.xml").content
+    validate_invoice_data(xml)
+    assert b"DOMESTIC" in xml and b"<vatPercentage>0.27</vatPercentage>" in xml
+    outside = api.documents("yankee", "invoice")[0]
+    xml = api.get(f"/v1/documents/{outside['number']}/nav.xml").content
+    validate_invoice_data(xml)
+    assert b"<case>HO</case>" in xml
+    # 50 USD / 1.27 a month net for a buyer outside the EU
+    assert outside["vat"] == "0.00"
+    proforma = api.documents("acme", "proforma")[0]
+    assert api.get(f"/v1/documents/{proforma['number']}/nav.xml", expect=404)
+
+
+@pytest.mark.parametrize("locale,word", [("hu", "SZÁMLA"), ("ro", "FACTUR"), ("en", "INVOICE"), ("de", "RECHNUNG")])
+def test_invoice_pdf_in_four_languages(api, locale, word):
+    api.plan()
+    api.account("acme", at="2026-03-01T08:00:00+01:00", trial_days=0)
+    api.seats("acme", "2026-03-01T08:00:00+01:00", "u1")
+    api.pay("acme", "2026-03-02T08:00:00+01:00", "9990")
+    api.run("2026-03-02")
+    invoice = api.documents("acme", "invoice")[0]
+    response = api.get(f"/v1/documents/{invoice['number']}.pdf", params={"locale": locale})
+    assert response.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert word in text.upper()
+    assert invoice["number"] in text and "12345676" in text
+    assert api.get(f"/v1/documents/{invoice['number']}.pdf", params={"locale": "xx"}, expect=422)
