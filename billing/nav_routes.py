@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Callable
 
+import httpx
 from fastapi import Depends, FastAPI
 from pydantic import Field
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing import auth
 from billing.errors import Conflict, Unavailable
 from billing.views import get_document_row
+from nav_reporting.errors import NavError
 from schemas.api import Strict
 
 ANNULMENT_CODES = ("ERRATIC_DATA", "ERRATIC_INVOICE_NUMBER", "ERRATIC_INVOICE_ISSUE_DATE",
@@ -48,6 +50,8 @@ def register_nav_routes(app: FastAPI, factory: sessionmaker, session_dep: Callab
         client = _client()
         try:
             return {"submitted": submit_pending(factory, client, utcnow()), "polled": poll(factory, client)}
+        except (NavError, httpx.HTTPError) as exc:
+            raise Unavailable(f"NAV did not answer as expected: {exc}") from exc
         finally:
             client.close()
 
@@ -64,6 +68,8 @@ def register_nav_routes(app: FastAPI, factory: sessionmaker, session_dep: Callab
             transaction = request_annulment(factory, client, number, body.code, body.reason)
         except OutboxError as exc:
             raise Conflict(str(exc)) from exc
+        except (NavError, httpx.HTTPError) as exc:
+            raise Unavailable(f"NAV did not answer as expected: {exc}") from exc
         finally:
             client.close()
         return {"number": number, "transaction_id": transaction,
