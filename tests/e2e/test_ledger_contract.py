@@ -224,3 +224,31 @@ def test_monthly_statement_adds_up(api):
     assert st["closing_balance"] == str(10312 - 12568)
     april = api.get("/v1/accounts/acme/statements/2026-04").json()
     assert april["opening_balance"] == st["closing_balance"]
+
+
+def test_conversion_on_or_after_the_20th_covers_the_next_month_too(api):
+    api.plan(price="9990")
+    api.account("acme", at="2026-03-08T10:00:00+01:00")  # C = 22 March
+    api.seats("acme", "2026-03-08T10:05:00+01:00", "u1", "u2")
+    api.run("2026-04-19")
+    [first] = api.documents("acme", "proforma")
+    # 22..31 March and all of April: R(19,980 × 10/31 + 19,980) = R(26,425.16) = 26,425
+    assert (first["issue_date"], first["gross"], first["period_end"]) == ("2026-03-22", "26425", "2026-04-30")
+    assert api.state("acme")["state"] == "awaiting_payment"  # even past the due date (30 March)
+    assert api.state("acme")["overdue_since"] == "2026-03-31"
+
+
+def test_a_payment_covering_less_than_the_proforma_activates_and_leaves_it_open(api):
+    api.plan(price="9990")
+    api.account("acme", at="2026-03-02T10:00:00+01:00")
+    api.seats("acme", "2026-03-02T10:05:00+01:00", "u1", "u2")
+    api.run("2026-03-16")
+    api.pay("acme", "2026-03-17T09:00:00+01:00", "5000")
+    api.pay("acme", "2026-03-17T15:00:00+01:00", "6000")  # 10,312 asked: 688 over
+    api.run("2026-03-17")
+    proforma = api.documents("acme", "proforma")[0]
+    assert (proforma["status"], proforma["paid"], proforma["remaining"]) == ("paid", "10312", "0")
+    invoices = api.documents("acme", "invoice")
+    assert [i["gross"] for i in invoices] == ["5000", "6000"]  # one invoice per payment, its amount
+    # 16..17 March: R(19,980 × 2/31) = R(1,289.03) = 1,289 charged
+    assert api.state("acme")["balance"] == str(11000 - 1289)
