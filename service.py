@@ -114,10 +114,10 @@ def _cmd_serve(args) -> None:
     if generated:
         log.warning("BILLING_ADMIN_KEY not set; this process uses the admin key %s", generated)
     app = create_app()
-    if os.environ.get("BILLING_SCHEDULER") == "1":
+    if os.environ.get("BILLING_WORKERS", "1") == "1":
         from billing.scheduler import start_scheduler
 
-        start_scheduler(app.state.factory)
+        start_scheduler(app.state.factory, with_cycle=os.environ.get("BILLING_SCHEDULER") == "1")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 

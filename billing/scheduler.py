@@ -1,5 +1,6 @@
-"""Inside `billing serve` when BILLING_SCHEDULER=1: the daily cycle through today, the NAV outbox
-and the CRM webhooks, each step safe to run from several processes at once."""
+"""Background work inside `billing serve`: the NAV outbox and the CRM webhooks every minute, and
+with BILLING_SCHEDULER=1 also the daily cycle through today (off by default, so a test or a
+migration can drive the business clock itself). Each step is safe from several processes at once."""
 from __future__ import annotations
 
 import logging
@@ -13,11 +14,12 @@ from sqlalchemy.orm import sessionmaker
 log = logging.getLogger("billing.scheduler")
 
 
-def tick(factory: sessionmaker) -> None:
+def tick(factory: sessionmaker, with_cycle: bool) -> None:
     from billing.cycle import run_cycle
     from billing.db.base import utcnow
 
-    run_cycle(factory, datetime.now(ZoneInfo("Europe/Budapest")).date())
+    if with_cycle:
+        run_cycle(factory, datetime.now(ZoneInfo("Europe/Budapest")).date())
     try:
         from nav_reporting.client import NavClient, NavConfig
         from nav_reporting.worker import poll, submit_pending
@@ -40,11 +42,11 @@ def tick(factory: sessionmaker) -> None:
         log.exception("webhook delivery failed")
 
 
-def start_scheduler(factory: sessionmaker, interval_s: float = 60.0) -> threading.Thread:
+def start_scheduler(factory: sessionmaker, with_cycle: bool, interval_s: float = 60.0) -> threading.Thread:
     def loop() -> None:
         while True:
             try:
-                tick(factory)
+                tick(factory, with_cycle)
             except Exception:
                 log.exception("scheduled tick failed")
             time.sleep(interval_s)
