@@ -51,6 +51,8 @@ class DbContext:
     config: r.CycleConfig
 
     def price(self, plan: str, day: date) -> r.PriceTerms:
+        if plan not in self.prices.versions:  # a plan defined after this run began
+            self.prices = PriceBook(self.session)
         return self.prices.price(plan, day)
 
     def allocate_number(self, kind: str, day: date) -> str:
@@ -106,8 +108,10 @@ def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable],
     with factory() as session:
         ids = accounts_due(session, until)
     processed = 0
+    with factory() as session:
+        prices = PriceBook(session)  # plans change rarely; one read per run, not per account
     for account_id in (progress(ids) if progress else ids):
-        if process_account(factory, account_id, until):
+        if process_account(factory, account_id, until, prices):
             processed += 1
     with factory.begin() as session:
         session.add(m.CycleRun(until=until, accounts=processed))
@@ -120,7 +124,7 @@ def _lock_account(session: Session, account_id: str) -> m.Account | None:
     return session.scalars(select(m.Account).where(m.Account.id == account_id).with_for_update()).first()
 
 
-def process_account(factory: sessionmaker, account_id: str, until: date) -> bool:
+def process_account(factory: sessionmaker, account_id: str, until: date, prices: PriceBook | None = None) -> bool:
     with factory.begin() as session:
         account = _lock_account(session, account_id)
         if account is None:
@@ -130,7 +134,7 @@ def process_account(factory: sessionmaker, account_id: str, until: date) -> bool
         events = pending_events(session, account_id, until)
         if state.through is not None and state.through >= until and not events:
             return False
-        ctx = DbContext(session, PriceBook(session), billing_config.cycle_config())
+        ctx = DbContext(session, prices or PriceBook(session), billing_config.cycle_config())
         domain_events = [to_domain(e) for e in events]
         history = build_history(session, account, state, domain_events)
         new, outcome = advance(state, profile_of(account), domain_events, until, ctx, history)
