@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
-from starlette.middleware.base import BaseHTTPMiddleware
 
 from billing import auth, views
 from billing.config import Limits
@@ -25,17 +24,51 @@ from billing.errors import BillingError, InvalidInput
 log = logging.getLogger("billing.service")
 
 
-class BodyLimit(BaseHTTPMiddleware):
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for a body over the limit, counted as it arrives (a chunked upload has no length)."""
+
     def __init__(self, app, limit: int) -> None:
-        super().__init__(app)
+        self.app = app
         self.limit = limit
 
-    async def dispatch(self, request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.limit:
-            return JSONResponse({"error": "payload_too_large",
-                                 "message": f"request body over {self.limit} bytes"}, status_code=413)
-        return await call_next(request)
+    async def _refuse(self, send) -> None:
+        body = json.dumps({"error": "payload_too_large", "message": f"request body over {self.limit} bytes"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            return await self._refuse(send)
+        received = 0
+        started = False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict]:
@@ -55,7 +88,7 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
                   description="Per-seat subscription billing with NAV Online Számla 3.0 reporting")
     app.state.factory = factory
     app.state.engine = engine
-    app.add_middleware(BodyLimit, limit=Limits().max_body_bytes)
+    app.add_middleware(BodyLimit, limit=Limits().max_body_bytes)  # type: ignore[arg-type]
 
     @app.exception_handler(BillingError)
     async def _billing_error(_request, exc: BillingError):

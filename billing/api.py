@@ -1,7 +1,8 @@
 """The HTTP routes of CONTRACT.md §7. Each route: authorise, validate, call one use case."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any, Callable
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -14,6 +15,7 @@ import dataclasses
 from billing import auth, explain, views
 from billing import explain as explain_module
 from billing.accounts import account_from_event
+from billing.config import Limits
 from billing.cycle import run_cycle
 from billing.errors import InvalidInput, NotFound
 from billing.events import ingest
@@ -74,6 +76,11 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
     @app.post("/v1/clock/run", tags=["cycle"])
     def clock_run(body: ClockRunIn, principal: auth.Principal = Depends(principal_dep)) -> dict:
         auth.require(principal, "crm", "finance")
+        ahead = Limits().max_run_ahead_days
+        today = datetime.now(ZoneInfo("Europe/Budapest")).date()
+        if body.until > today + timedelta(days=ahead):
+            raise InvalidInput("until is too far ahead", {"errors": [
+                {"field": "until", "message": f"at most {ahead} days after today (BILLING_MAX_RUN_AHEAD_DAYS)"}]})
         return run_cycle(factory, body.until)
 
     @app.get("/v1/accounts/{account_id}", tags=["accounts"])
@@ -187,9 +194,11 @@ def register_all(app: FastAPI, factory: sessionmaker, session_dep: Callable, pri
     register_export_routes(app, factory, session_dep, principal_dep)
     register_webhook_routes(app, factory, session_dep, principal_dep)
     register_portal_routes(app, factory, session_dep, principal_dep)
+    from billing.gdpr import register_gdpr_routes
     from billing.nav_routes import register_nav_routes
 
     register_nav_routes(app, factory, session_dep, principal_dep)
+    register_gdpr_routes(app, factory, session_dep, principal_dep)
     try:
         from billing.payments.routes import register_payment_routes
     except ImportError:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from billing.domain.records import CycleConfig
 from invoices.documents import Party
@@ -34,4 +34,6 @@ def seller() -> Party:
 
 @dataclass(frozen=True)
 class Limits:
-    max_body_bytes: int = _int("BILLING_MAX_BODY_BYTES", 5 * 1024 * 1024)
+    max_body_bytes: int = field(default_factory=lambda: _int("BILLING_MAX_BODY_BYTES", 5 * 1024 * 1024))
+    # How far ahead of today a clock run may go: each day costs every account a step.
+    max_run_ahead_days: int = field(default_factory=lambda: _int("BILLING_MAX_RUN_AHEAD_DAYS", 5 * 366))

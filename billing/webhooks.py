@@ -17,11 +17,11 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +30,9 @@ from billing import auth
 from billing.db.models import Notice
 from billing.errors import InvalidInput, NotFound
 from billing.webhook_models import DEAD, DELIVERED, PENDING, WebhookDelivery, WebhookEndpoint, ensure_tables
+
+# A row id from a path: bounded, so a huge number is a 422 and never reaches the database driver.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 SIGNATURE_HEADER = "Billing-Signature"
 EVENT_ID_HEADER = "Billing-Event-Id"
@@ -250,7 +253,7 @@ def register_webhook_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         return {"endpoints": [_endpoint_json(session, e) for e in rows]}
 
     @app.delete("/v1/webhooks/endpoints/{endpoint_id}", tags=["webhooks"])
-    def disable_endpoint(endpoint_id: int, principal: auth.Principal = Depends(principal_dep)) -> dict:
+    def disable_endpoint(endpoint_id: RowId, principal: auth.Principal = Depends(principal_dep)) -> dict:
         """Stops new fan-out to it; its rows stay for the record."""
         auth.require(principal, "crm")
         with factory.begin() as session:
@@ -271,7 +274,7 @@ def register_webhook_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         return {"dead_letters": [_dead_letter_json(*row) for row in rows]}
 
     @app.post("/v1/webhooks/dead-letters/{delivery_id}/retry", tags=["webhooks"])
-    def retry_dead_letter(delivery_id: int, principal: auth.Principal = Depends(principal_dep)) -> dict:
+    def retry_dead_letter(delivery_id: RowId, principal: auth.Principal = Depends(principal_dep)) -> dict:
         """Back to pending with a fresh attempt budget, due at once."""
         auth.require(principal, "crm")
         with factory.begin() as session:

@@ -103,8 +103,10 @@ def register_portal_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
                                principal: auth.Principal = Depends(principal_dep)) -> dict:
         """`{ttl_minutes?}` (default 120, at most 7 days): a signed link to the account's portal."""
         auth.require(principal, "crm")
+        from service import read_json
+
         raw = await request.body()
-        body = json.loads(raw) if raw.strip() else {}
+        body = await read_json(request) if raw.strip() else {}
         ttl = body.get("ttl_minutes", DEFAULT_TTL_S // 60) if isinstance(body, dict) else None
         if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= MAX_TTL_S // 60:
             raise InvalidInput("invalid ttl", {"errors": [{"field": "ttl_minutes",

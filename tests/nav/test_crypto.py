@@ -8,7 +8,8 @@ from lxml import etree
 
 from nav_reporting import crypto
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "nav" / "samples" / "api"
+# The official NAV API samples (nav-gov-hu/Online-Invoice, see tests/fixtures/nav_samples/README.md).
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "nav_samples" / "api"
 API = "http://schemas.nav.gov.hu/OSA/3.0/api"
 COMMON = "http://schemas.nav.gov.hu/NTCA/1.0/common"
 
