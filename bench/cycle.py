@@ -1,0 +1,175 @@
+"""The daily cycle: A accounts with 10 seats each, one day and then a 31-day catch-up.
+
+For each engine: a fresh database; one plan; A accounts (no trial, so every day is charged) with 10
+seat events each, stored through `billing.events.ingest` in chunks (the same path as the API).
+Then `run_cycle` through the first day, and through 31 more days; each run happens in a child
+process that reports its own peak RSS, so seeding does not count towards it. The baseline copies
+the journal_entries + postings rows the run wrote into a fresh database of the same engine with a
+bare Core executemany (one transaction per 1,000 rows) and turns that time into seat-days/s.
+
+Memory: the same runs at A/4 accounts too; the peak RSS of the cycle child should not grow with A.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import common as c
+
+SEATS = 10
+FIRST_DAY = c.BASE_INSTANT.date()  # the accounts' creation day (Budapest)
+CATCH_UP_DAYS = 31
+CHUNK_ACCOUNTS = 1000 // (SEATS + 1)  # whole accounts per ingest batch of at most 1,000 events
+
+
+def seed(url: str, account_count: int) -> None:
+    from billing.accounts import account_from_event
+    from billing.events import ingest
+    from billing.plans import define_plan
+
+    engine, factory = c.fresh_schema(url)
+    with factory.begin() as session:
+        define_plan(session, c.plan_in())
+    ids = [f"acc{i:06d}" for i in range(account_count)]
+    for group in c.chunks(ids, CHUNK_ACCOUNTS):
+        items = []
+        for a in group:
+            items.append(c.account_created(a, trial_days=0))
+            items += [c.seat_event(a, u, offset_s=60) for u in range(SEATS)]
+        with factory.begin() as session:
+            ingest(session, items, account_from_event)
+    engine.dispose()
+
+
+def counts(url: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from billing.db.models import DocumentRow, JournalEntry, PostingRow
+
+    engine, _ = c.fresh_schema(url)
+    with engine.connect() as conn:
+        out = {name: conn.scalar(select(func.count()).select_from(model))
+               for name, model in (("journal_entries", JournalEntry), ("postings", PostingRow),
+                                   ("documents", DocumentRow))}
+    engine.dispose()
+    return out
+
+
+def cycle_child(url: str, until: date) -> dict:
+    """Run in a fresh interpreter: its peak RSS is the cycle's alone."""
+    out = subprocess.run([sys.executable, __file__, "--child", url, until.isoformat()], check=True,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": c.ROOT})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child(url: str, until: str) -> None:
+    from billing.cycle import run_cycle
+    from billing.db.session import make_engine, make_session_factory
+
+    c.offline_env()
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    rss_before = c.peak_rss_mib()
+    with c.timed() as t:
+        result = run_cycle(factory, date.fromisoformat(until))
+    print(json.dumps({"s": t["s"], "cpu_s": t["cpu"], "rss_mib": c.peak_rss_mib(), "rss_before_mib": rss_before, **result}))
+
+
+def bare_copy(src_url: str, dst_url: str, first_entry_id: int) -> tuple[float, int]:
+    """Insert the journal entries (id > first_entry_id) and their postings written by the run into
+    a fresh database: (seconds, rows)."""
+    from sqlalchemy import select
+
+    from billing.db.models import JournalEntry, PostingRow
+
+    src, _ = c.fresh_schema(src_url)
+    with src.connect() as conn:
+        entries = [dict(r._mapping) for r in conn.execute(
+            select(JournalEntry.__table__).where(JournalEntry.id > first_entry_id).order_by(JournalEntry.id))]
+        postings = [dict(r._mapping) for r in conn.execute(
+            select(PostingRow.__table__).where(PostingRow.entry_id > first_entry_id).order_by(PostingRow.id))]
+    src.dispose()
+    dst, _ = c.fresh_schema(dst_url)
+    with c.timed() as t:
+        for table, rows in ((JournalEntry.__table__, entries), (PostingRow.__table__, postings)):
+            for batch in c.chunks(rows, 1000):
+                with dst.begin() as conn:
+                    conn.execute(table.insert(), batch)
+    dst.dispose()
+    return t["s"], len(entries) + len(postings)
+
+
+def max_entry_id(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from billing.db.models import JournalEntry
+
+    engine, _ = c.fresh_schema(url)
+    with engine.connect() as conn:
+        value = conn.scalar(select(func.coalesce(func.max(JournalEntry.id), 0)))
+    engine.dispose()
+    return int(value)
+
+
+def run(engine: str, dbs: c.Databases, account_count: int, report: bool) -> dict:
+    url = dbs.url(engine, f"cycle{account_count}")
+    c.note(f"{engine}: seeding {account_count} accounts x {SEATS} seats through ingest")
+    with c.timed() as seeding:
+        seed(url, account_count)
+    phases = {}
+    for phase, until, days in (("one day", FIRST_DAY, 1),
+                               (f"{CATCH_UP_DAYS}-day catch-up", FIRST_DAY + timedelta(days=CATCH_UP_DAYS),
+                                CATCH_UP_DAYS)):
+        before_id = max_entry_id(url)
+        before = counts(url)
+        c.note(f"{engine}: cycle {phase} for {account_count} accounts (until {until})")
+        child = cycle_child(url, until)
+        after = counts(url)
+        if child["accounts_processed"] != account_count:
+            raise RuntimeError(f"{phase}: {child['accounts_processed']} of {account_count} accounts processed")
+        bare_s, bare_rows = bare_copy(url, dbs.url(engine, "cycle_bare"), before_id)
+        seat_days = account_count * SEATS * days
+        written = {k: after[k] - before[k] for k in after}
+        phases[phase] = child
+        if report:
+            c.emit("cycle", f"cycle {phase} seat-days/s ({engine})", seat_days / child["s"], "seat-days/s",
+                   baseline=seat_days / bare_s, goal=None, passed=None, accounts=account_count,
+                   seat_days=seat_days, cycle_s=child["s"], cycle_cpu_s=child["cpu_s"], accounts_per_s=account_count / child["s"],
+                   bare_insert_s=bare_s, bare_rows=bare_rows, rows_written=written,
+                   peak_rss_mib=child["rss_mib"], seed_s=seeding["s"],
+                   baseline_is="seat-days/s if the run cost only a bare executemany of its journal_entries+postings rows")
+    return phases
+
+
+def main() -> None:
+    p = c.parser(__doc__.splitlines()[0])
+    p.add_argument("--accounts", type=int, default=None, help="accounts (default 100,000; quick 200)")
+    p.add_argument("--child", nargs=2, metavar=("URL", "UNTIL"), help=argparse_hidden())
+    args = p.parse_args()
+    if args.child:
+        return _child(*args.child)
+    big = args.accounts or (200 if args.quick else 100_000)
+    small = max(1, big // 4)
+    c.offline_env()
+    with c.Databases() as dbs:
+        for engine in c.engines(args):
+            small_run = run(engine, dbs, small, report=False)
+            big_run = run(engine, dbs, big, report=True)
+            for phase in big_run:
+                a, b = small_run[phase]["rss_mib"], big_run[phase]["rss_mib"]
+                c.emit("cycle", f"cycle {phase} peak RSS MiB at {big} vs {small} accounts ({engine})", b, "MiB",
+                       baseline=a, goal="flat (<= 1.2x at 4x the accounts)", passed=b <= 1.2 * a,
+                       accounts_big=big, accounts_small=small)
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    sys.exit(main())
