@@ -20,6 +20,7 @@ from billing.config import Limits
 from billing.cycle import run_cycle
 from billing.db.session import create_schema, make_engine, make_read_factory, make_session_factory
 from billing.errors import BillingError, InvalidInput
+from billing.progress import progress
 
 log = logging.getLogger("billing.service")
 
@@ -158,18 +159,9 @@ def _cmd_run(args) -> None:
     engine = make_engine()
     create_schema(engine)
     factory = make_session_factory(engine)
-    result = run_cycle(factory, date.fromisoformat(args.until), progress=_progress())
+    result = run_cycle(factory, date.fromisoformat(args.until),
+                       progress=lambda ids: progress(ids, "accounts", "acct"))
     print(json.dumps(result))
-
-
-def _progress():
-    if not sys.stderr.isatty():
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return lambda items: tqdm(items, desc="accounts", unit="acct")
 
 
 def _cmd_demo(args) -> None:

@@ -172,13 +172,14 @@ def _reported_xml(session: Session, doc: Document) -> bytes:
     return build_invoice_data(doc)
 
 
-def render_nav_zip(session: Session, rows: list[ExportRow]) -> bytes:
+def render_nav_zip(session: Session, rows: list[ExportRow], show_progress: bool = False) -> bytes:
+    from billing.progress import progress
     from invoices.pdf import render_document_pdf
 
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         manifest = []
-        for row in rows:
+        for row in (progress(rows, "documents", "doc") if show_progress else rows):
             doc = row.doc
             if doc.kind not in ACCOUNTING_KINDS:
                 continue
@@ -249,7 +250,7 @@ def register_export_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
 
 
 def export_to_dir(factory: sessionmaker, date_from: date | None, date_to: date | None,
-                  out_dir: str | Path) -> list[Path]:
+                  out_dir: str | Path, show_progress: bool = False) -> list[Path]:
     """Write invoices_<from>_<to>.csv/.xlsx and nav_<from>_<to>.zip into out_dir (created if needed)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -258,7 +259,7 @@ def export_to_dir(factory: sessionmaker, date_from: date | None, date_to: date |
         files = {
             _filename("invoices", date_from, date_to, "csv"): render_csv(rows),
             _filename("invoices", date_from, date_to, "xlsx"): render_xlsx(rows),
-            _filename("nav", date_from, date_to, "zip"): render_nav_zip(session, rows),
+            _filename("nav", date_from, date_to, "zip"): render_nav_zip(session, rows, show_progress),
         }
     written = []
     for name, body in files.items():
@@ -281,5 +282,5 @@ def cmd_export(args) -> None:
     start, end = _range(getattr(args, "date_from", None), getattr(args, "date_to", None))
     engine = make_engine()
     create_schema(engine)
-    paths = export_to_dir(make_session_factory(engine), start, end, args.out)
+    paths = export_to_dir(make_session_factory(engine), start, end, args.out, show_progress=True)
     print(json.dumps({"files": [str(p) for p in paths]}, indent=2))

@@ -328,6 +328,7 @@ def _terminate(run: _Run, day: date, event: Event) -> None:
         return
     for proforma in st.proformas:
         proforma.void = True
+    balance_after_charges = st.balance
     refund = termination_refund(st.balance, st.month_list_exact, st.month_exact, run.profile.terms == "ro",
                                 run.currency)
     run.post(day, "clawback", -refund.clawback, "revenue", event_id=event.id,
@@ -336,12 +337,17 @@ def _terminate(run: _Run, day: date, event: Event) -> None:
     st.terminated_on = event.day
     run.set_status(day, "terminated")
     if refund.refund > 0:
-        _order_refund(run, day, refund.refund, event)
+        _order_refund(run, day, refund.refund, event, {
+            "termination_day": event.day.isoformat(), "by": event.data.get("by"),
+            "balance_after_charges": str(balance_after_charges), "terms": run.profile.terms,
+            "clawback": str(refund.clawback),
+            "rule": "refund = max(0, balance − (R(L) − R(D)))" if run.profile.terms == "ro" else "refund = balance",
+            "list_exact": str(st.month_list_exact), "discounted_exact": str(st.month_exact)})
 
 
-def _order_refund(run: _Run, day: date, amount: Decimal, event: Event) -> None:
+def _order_refund(run: _Run, day: date, amount: Decimal, event: Event, details: dict) -> None:
     st = run.state
-    run.post(day, "refund", -amount, "refunds_payable", event_id=event.id)
+    run.post(day, "refund", -amount, "refunds_payable", event_id=event.id, details=details)
     parts = []
     remaining = amount
     for payment in reversed(st.payments):  # the latest payments are refunded first
