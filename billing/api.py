@@ -17,7 +17,7 @@ from billing import explain as explain_module
 from billing.accounts import account_from_event
 from billing.config import Limits
 from billing.cycle import run_cycle
-from billing.errors import InvalidInput, NotFound
+from billing.errors import Conflict, InvalidInput, NotFound
 from billing.events import ingest
 from billing.plans import define_plan
 from schemas.api import ClockRunIn, PlanIn
@@ -155,7 +155,11 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
             raise NotFound("a proforma is not an invoice and is never reported to NAV")
         from nav_reporting.xml import build_invoice_data
 
-        return Response(build_invoice_data(views.frozen_document(session, number)), media_type="application/xml")
+        try:
+            xml = build_invoice_data(views.frozen_document(session, number))
+        except ValueError as exc:
+            raise Conflict(f"{number} cannot be expressed as NAV InvoiceData: {exc}") from exc
+        return Response(xml, media_type="application/xml")
 
     @app.get("/v1/documents/{number}/explain", tags=["explain"])
     def get_document_explain(number: str, principal: auth.Principal = Depends(principal_dep),

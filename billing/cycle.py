@@ -248,11 +248,23 @@ def _book_vat(session: Session, doc: Document) -> None:
 
 
 def _queue_for_nav(session: Session, doc: Document) -> None:
+    """Queue the report in the issuing transaction. A document NAV's schema cannot express must not
+    stop the invoice (it is due on the payment day): it is recorded as rejected, with the reason,
+    in finance's list of NAV rejections, and nothing is sent."""
+    from nav_reporting.models import NavOutbox
+    from nav_reporting.outbox import enqueue
+
     try:
-        from nav_reporting.outbox import enqueue
-    except ImportError:  # the NAV package is optional while it is being built
-        return
-    enqueue(session, doc)
+        with session.begin_nested():
+            enqueue(session, doc)
+    except ValueError as exc:  # InvoiceDataError, SchemaViolation, OutboxError
+        log.error("document %s cannot be reported to NAV: %s", doc.number, exc)
+        session.add(NavOutbox(document_number=doc.number, operation="MODIFY" if doc.references else "CREATE",
+                              base_document_number=doc.references[0] if doc.references else None,
+                              modification_index=doc.modification_index, line_count=len(doc.lines),
+                              invoice_xml="", status="ABORTED", attempts=0,
+                              messages=[{"level": "ERROR", "code": "NOT_REPORTABLE", "message": str(exc)[:2000]}],
+                              last_error=str(exc)[:2000]))
 
 
 def add_state_notice(session: Session, account_id: str, change: r.StateChange) -> None:

@@ -276,13 +276,19 @@ def _tax_number(parent: etree._Element, tag: str, tax_number: str) -> str:
     return taxpayer_id
 
 
+_POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9\s\-]{1,8}[A-Z0-9]")
+# The CRM may not know a buyer's address; the schema wants text, so the report says "unknown".
+UNKNOWN = "ismeretlen"
+
+
 def _address(parent: etree._Element, tag: str, party: Party) -> None:
     simple = etree.SubElement(_sub(parent, tag), _b("simpleAddress"))
     etree.SubElement(simple, _b("countryCode")).text = party.country.upper()
-    # NAV's convention for "no postal code" is 0000.
-    etree.SubElement(simple, _b("postalCode")).text = party.postal_code.strip() or "0000"
-    etree.SubElement(simple, _b("city")).text = party.city
-    etree.SubElement(simple, _b("additionalAddressDetail")).text = party.street
+    # NAV's convention for "no postal code" is 0000; a code outside its pattern is reported so too.
+    postal = (party.postal_code or "").strip().upper()
+    etree.SubElement(simple, _b("postalCode")).text = postal if _POSTAL_CODE.fullmatch(postal) else "0000"
+    etree.SubElement(simple, _b("city")).text = (party.city or "").strip() or UNKNOWN
+    etree.SubElement(simple, _b("additionalAddressDetail")).text = (party.street or "").strip() or UNKNOWN
 
 
 def _money(amount: Decimal) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -17,6 +17,13 @@ def config_for(connection) -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 7_411_2026  # any constant shared by every process of this service
+
+
 def upgrade_head(engine: Engine) -> None:
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several `billing serve` processes start at once against one database: the first
+            # migrates, the others wait here and then find the schema at head.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         command.upgrade(config_for(connection), "head")

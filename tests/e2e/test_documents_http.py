@@ -78,3 +78,39 @@ def test_invoice_pdf_in_four_languages(api, locale, word):
     assert word in text.upper()
     assert invoice["number"] in text and "12345676" in text
     assert api.get(f"/v1/documents/{invoice['number']}.pdf", params={"locale": "xx"}, expect=422)
+
+
+def test_an_account_without_address_still_gets_a_valid_report(api):
+    api.plan()
+    api.post("/v1/events", {"id": "c1", "type": "account.created", "account_id": "bare",
+                            "occurred_at": "2026-03-01T08:00:00+01:00",
+                            "data": {"name": "Bare Kft.", "country": "HU", "currency": "HUF", "plan": "std",
+                                     "tax_number": "12345676-2-41", "trial_days": 0}}, expect=201)
+    api.seats("bare", "2026-03-01T08:00:00+01:00", "u1")
+    api.pay("bare", "2026-03-02T08:00:00+01:00", "9990")
+    api.run("2026-03-02")
+    [invoice] = api.documents("bare", "invoice")
+    assert invoice["nav_status"] == "QUEUED"
+    xml = api.get(f"/v1/documents/{invoice['number']}/nav.xml").content
+    validate_invoice_data(xml)
+    assert b"<base:postalCode>0000</base:postalCode>" in xml or b"postalCode>0000<" in xml
+
+
+def test_a_document_nav_cannot_take_is_issued_and_listed_as_rejected(api, monkeypatch):
+    import nav_reporting.outbox as outbox
+    from nav_reporting.xml import InvoiceDataError
+
+    def refuse(doc, **kw):
+        raise InvoiceDataError(f"{doc.number}: simulated")
+
+    monkeypatch.setattr(outbox, "build_invoice_data", refuse)
+    api.plan()
+    api.account("acme", at="2026-03-01T08:00:00+01:00", trial_days=0)
+    api.seats("acme", "2026-03-01T08:00:00+01:00", "u1")
+    api.pay("acme", "2026-03-02T08:00:00+01:00", "9990")
+    api.run("2026-03-02")
+    [invoice] = api.documents("acme", "invoice")  # the invoice is issued on the payment day anyway
+    assert invoice["nav_status"] == "ABORTED"
+    aborted = api.get("/v1/nav/aborted").json()["aborted"]
+    assert [a["document_number"] for a in aborted] == [invoice["number"]]
+    assert "simulated" in aborted[0]["last_error"]
