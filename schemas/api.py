@@ -88,7 +88,7 @@ class AccountCreatedData(Strict):
     plan: Identifier
     locale: Literal["hu", "ro", "en", "de"] | None = None
     address: Address = Address()
-    tax_number: Annotated[str, Field(pattern=r"^\d{8}-\d-\d{2}$")] | None = None
+    tax_number: Annotated[str, Field(pattern=r"^\d{8}-[1-5]-\d{2}$")] | None = None
     eu_vat_number: Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$")] | None = None
     trial_days: Annotated[int, Field(ge=0, le=365, strict=True)] = 14
     timezone: str = "Europe/Budapest"
