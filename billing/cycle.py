@@ -6,18 +6,20 @@ state), so a rerun does it exactly once; a rerun after success finds nothing lef
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Callable, Iterable
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
 from billing.accounts import buyer_of, retry_pending_vat, vat_of
 from billing.db import models as m
+from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, Context, advance, new_state
 from billing.domain.state import AccountState
@@ -104,45 +106,67 @@ def accounts_due(session: Session, until: date) -> list[str]:
     return list(session.scalars(query))
 
 
+def chunk_size() -> int:
+    return max(1, int(os.environ.get("BILLING_CYCLE_CHUNK", "200")))
+
+
 def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable], Iterable] | None = None) -> dict:
     with factory() as session:
         ids = accounts_due(session, until)
-    processed = 0
-    with factory() as session:
         prices = PriceBook(session)  # plans change rarely; one read per run, not per account
-    for account_id in (progress(ids) if progress else ids):
-        if process_account(factory, account_id, until, prices):
-            processed += 1
+    size = chunk_size()
+    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    processed = 0
+    for chunk in (progress(chunks) if progress else chunks):
+        processed += process_chunk(factory, chunk, until, prices)
     with factory.begin() as session:
         session.add(m.CycleRun(until=until, accounts=processed))
     return {"until": until.isoformat(), "accounts_processed": processed}
 
 
-def _lock_account(session: Session, account_id: str) -> m.Account | None:
-    # FOR UPDATE on the account row: two cycle runs (or API processes) started at once serialise
-    # per account, so no day is charged twice; on SQLite the BEGIN IMMEDIATE lock does the same.
-    return session.scalars(select(m.Account).where(m.Account.id == account_id).with_for_update()).first()
-
-
 def process_account(factory: sessionmaker, account_id: str, until: date, prices: PriceBook | None = None) -> bool:
+    return process_chunk(factory, [account_id], until, prices) == 1
+
+
+def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, prices: PriceBook | None = None) -> int:
+    """Advance a few hundred accounts in one transaction: all of them or none, so a crash at any
+    line leaves each account either fully processed or untouched, and a rerun does the rest."""
     with factory.begin() as session:
-        account = _lock_account(session, account_id)
-        if account is None:
-            return False
-        retry_pending_vat(account)
-        state = load_state(session, account)
-        events = pending_events(session, account_id, until)
-        if state.through is not None and state.through >= until and not events:
-            return False
+        # FOR UPDATE on the account rows, always in id order: two cycle runs (or API processes)
+        # started at once serialise per account without deadlocking, so no day is charged twice;
+        # on SQLite the BEGIN IMMEDIATE lock does the same.
+        accounts = session.scalars(select(m.Account).where(m.Account.id.in_(account_ids))
+                                   .order_by(m.Account.id).with_for_update()).all()
+        rows = {row.account_id: row for row in session.scalars(
+            select(m.AccountStateRow).where(m.AccountStateRow.account_id.in_(account_ids)))}
+        pending: dict[str, list[m.Event]] = {}
+        for event in session.scalars(select(m.Event).where(
+                m.Event.account_id.in_(account_ids), m.Event.applied.is_(False), m.Event.day <= until
+        ).order_by(m.Event.seq)):
+            pending.setdefault(event.account_id, []).append(event)
         ctx = DbContext(session, prices or PriceBook(session), billing_config.cycle_config())
-        domain_events = [to_domain(e) for e in events]
-        history = build_history(session, account, state, domain_events)
-        new, outcome = advance(state, profile_of(account), domain_events, until, ctx, history)
-        persist_outcome(session, account, outcome)
-        if events:
-            session.execute(update(m.Event).where(m.Event.seq.in_([e.seq for e in events])).values(applied=True))
-        save_state(session, account_id, new)
-    return True
+        session.info["posting_buffer"] = []
+        applied: list[int] = []
+        processed = 0
+        for account in accounts:
+            retry_pending_vat(account)
+            row = rows.get(account.id)
+            state = AccountState.from_json(row.state) if row else new_state(profile_of(account), account.plan)
+            events = pending.get(account.id, [])
+            if state.through is not None and state.through >= until and not events:
+                continue
+            domain_events = [to_domain(e) for e in events]
+            history = build_history(session, account, state, domain_events)
+            new, outcome = advance(state, profile_of(account), domain_events, until, ctx, history)
+            persist_outcome(session, account, outcome)
+            applied += [e.seq for e in events]
+            save_state(session, account.id, new, row)
+            processed += 1
+        flush_postings(session)
+        if applied:
+            session.execute(update(m.Event).where(m.Event.seq.in_(applied)).values(applied=True),
+                            execution_options={"synchronize_session": False})
+    return processed
 
 
 def build_history(session: Session, account: m.Account, state: AccountState,
@@ -182,8 +206,9 @@ def build_history(session: Session, account: m.Account, state: AccountState,
                      {k: (v[0], v[1]) for k, v in totals.items()})
 
 
-def save_state(session: Session, account_id: str, state: AccountState) -> None:
-    row = session.get(m.AccountStateRow, account_id)
+def save_state(session: Session, account_id: str, state: AccountState,
+               row: m.AccountStateRow | None = None) -> None:
+    row = row if row is not None else session.get(m.AccountStateRow, account_id)
     if row is None:
         session.add(m.AccountStateRow(account_id=account_id, through=state.through, status=state.status,
                                       state=state.to_json()))
@@ -210,15 +235,32 @@ def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) ->
 
 
 def add_posting(session: Session, posting: r.Posting) -> None:
+    """Book one balanced entry. Inside a cycle chunk the entries wait in a buffer and are written
+    together (flush_postings) in the same transaction; elsewhere they are written at once."""
     assert sum(amount for _, amount in posting.legs) == 0, "a journal entry must balance"
-    entry = m.JournalEntry(account_id=posting.account_id, day=posting.day, kind=posting.kind,
-                           amount=posting.amount, currency=posting.currency, event_id=posting.event_id,
-                           document_number=posting.document_number, details=posting.details)
-    session.add(entry)
-    session.flush()
-    for ledger_account, amount in posting.legs:
-        session.add(m.PostingRow(entry_id=entry.id, ledger_account=ledger_account, amount=amount,
-                                 currency=posting.currency, day=posting.day))
+    buffer = session.info.get("posting_buffer")
+    if buffer is None:
+        _write_postings(session, [posting])
+    else:
+        buffer.append(posting)
+
+
+def flush_postings(session: Session) -> None:
+    buffer = session.info.pop("posting_buffer", None)
+    if buffer:
+        _write_postings(session, buffer)
+
+
+def _write_postings(session: Session, postings: list[r.Posting]) -> None:
+    now = utcnow()
+    entry_ids = session.scalars(
+        insert(m.JournalEntry).returning(m.JournalEntry.id, sort_by_parameter_order=True),
+        [{"account_id": p.account_id, "day": p.day, "kind": p.kind, "amount": p.amount, "currency": p.currency,
+          "event_id": p.event_id, "document_number": p.document_number, "details": p.details, "created_at": now}
+         for p in postings]).all()
+    session.execute(insert(m.PostingRow), [
+        {"entry_id": entry_id, "ledger_account": account, "amount": amount, "currency": p.currency, "day": p.day}
+        for entry_id, p in zip(entry_ids, postings) for account, amount in p.legs])
 
 
 def issue_document(session: Session, account: m.Account, draft: r.DocumentDraft) -> Document:
