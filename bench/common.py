@@ -94,6 +94,12 @@ def timed() -> Iterator[dict]:
 
 
 def peak_rss_mib() -> float:
+    """This process's peak resident set. VmHWM belongs to the address space made by exec, whereas
+    Linux carries ru_maxrss over fork+exec, so a child would report its parent's peak."""
+    with contextlib.suppress(OSError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 

@@ -3,7 +3,8 @@
 For each engine: a fresh database; one plan; A accounts (no trial, so every day is charged) with 10
 seat events each, stored through `billing.events.ingest` in chunks (the same path as the API).
 Then `run_cycle` through the first day, and through 31 more days; each run happens in a child
-process that reports its own peak RSS, so seeding does not count towards it. The baseline copies
+process that reports its own peak RSS (VmHWM; resource.getrusage's ru_maxrss would carry the
+parent's peak over fork+exec), so seeding does not count towards it. The baseline copies
 the journal_entries + postings rows the run wrote into a fresh database of the same engine with a
 bare Core executemany (one transaction per 1,000 rows) and turns that time into seat-days/s.
 

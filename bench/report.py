@@ -58,14 +58,24 @@ def table(rows: list[dict]) -> str:
     return "\n".join([line(head), sep] + [line(b) for b in body])
 
 
+def _commit() -> str:
+    """The code measured: HEAD, plus '+dirty' when billing code differs from it (others edit too)."""
+    git = lambda *a: subprocess.run(["git", *a], cwd=c.ROOT, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    dirty = git("status", "--porcelain", "--", "billing", "invoices", "nav_reporting", "proration", "schemas",
+                "service.py")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--only", default=",".join(BENCHES))
     p.add_argument("--engines", default="sqlite,postgresql")
     p.add_argument("--cycle-accounts", type=int, default=None)
+    p.add_argument("--out", default="latest.json", help="file name under bench/results/")
     args = p.parse_args()
     started = time.time()
+    commit = _commit()
     rows, errors = [], []
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:
         if name not in BENCHES:
@@ -80,10 +90,12 @@ def main() -> None:
     os.makedirs(RESULTS, exist_ok=True)
     result = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
               "seconds": round(time.time() - started, 1), "quick": args.quick, "machine": c.machine(),
+              "commit": commit,
               "figures": rows, "errors": errors}
-    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+    out = os.path.join(RESULTS, os.path.basename(args.out))
+    with open(out, "w") as f:
         json.dump(result, f, indent=2, ensure_ascii=False)
-    print(f"\nmachine: {result['machine']}; {result['seconds']} s; written {os.path.join(RESULTS, 'latest.json')}")
+    print(f"\nmachine: {result['machine']}; code {commit}; {result['seconds']} s; written {out}")
     sys.exit(1 if errors else 0)
 
 
