@@ -2,8 +2,7 @@
 run costs days-since-last-run, never the whole history. It can always be rebuilt by replay."""
 from __future__ import annotations
 
-import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -67,7 +66,11 @@ class AccountState:
     last_seats: int = 0
 
     def copy(self) -> "AccountState":
-        return copy.deepcopy(self)
+        # The nested records are the only mutable parts; Decimal, Fraction and date are immutable.
+        return replace(self, active_users=list(self.active_users),
+                       proformas=[replace(p) for p in self.proformas],
+                       payments=[replace(p) for p in self.payments],
+                       invoices=[replace(i) for i in self.invoices])
 
     def open_proformas(self) -> list[ProformaState]:
         return [p for p in self.proformas if not p.void and p.unpaid > 0]
@@ -77,7 +80,11 @@ class AccountState:
         return min(overdue, key=lambda p: (p.due_date, p.issue_date, p.number)) if overdue else None
 
     def to_json(self) -> dict[str, Any]:
-        return _encode(asdict(self))
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["proformas"] = [_record(p) for p in self.proformas]
+        data["payments"] = [_record(p) for p in self.payments]
+        data["invoices"] = [_record(i) for i in self.invoices]
+        return _encode(data)
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> "AccountState":
@@ -86,6 +93,10 @@ class AccountState:
         raw["payments"] = [PaymentState(**p) for p in raw["payments"]]
         raw["invoices"] = [InvoiceState(**i) for i in raw["invoices"]]
         return AccountState(**raw)
+
+
+def _record(value) -> dict[str, Any]:
+    return {f.name: getattr(value, f.name) for f in fields(value)}
 
 
 _DATE_KEYS = {"conversion_day", "through", "terminated_on", "expired_on", "issue_date", "due_date",
