@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 from typing import Any, Callable
 
+from starlette.concurrency import run_in_threadpool
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
@@ -65,7 +66,8 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
         if not isinstance(items, list):
             raise InvalidInput("events is a list", {"errors": [{"index": None, "field": "events",
                                                                "message": "must be a list"}]})
-        results = _ingest_with_retry(factory, items)
+        # The database work runs in the thread pool: never block the event loop (other requests).
+        results = await run_in_threadpool(_ingest_with_retry, factory, items)
         accepted = sum(1 for r in results if r.status == "accepted")
         body: dict[str, Any] = {"accepted": accepted, "duplicates": len(results) - accepted,
                                 "results": [{"id": r.id, "status": r.status} for r in results]}

@@ -58,7 +58,8 @@ class DbContext:
         return self.prices.price(plan, day)
 
     def allocate_number(self, kind: str, day: date) -> str:
-        return allocate_number(self.session, kind, day.year)
+        with self.session.no_autoflush:  # the counter's rows need nothing else flushed first
+            return allocate_number(self.session, kind, day.year)
 
 
 @dataclass
@@ -160,7 +161,7 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
             new, outcome = advance(state, profile_of(account), domain_events, until, ctx, history)
             persist_outcome(session, account, outcome)
             applied += [e.seq for e in events]
-            save_state(session, account.id, new, row)
+            save_state(session, account.id, new, row if row is not None else NEW_ROW)
             processed += 1
         flush_postings(session)
         if applied:
@@ -206,10 +207,12 @@ def build_history(session: Session, account: m.Account, state: AccountState,
                      {k: (v[0], v[1]) for k, v in totals.items()})
 
 
-def save_state(session: Session, account_id: str, state: AccountState,
-               row: m.AccountStateRow | None = None) -> None:
+NEW_ROW = object()  # the caller knows there is no state row yet: no lookup needed
+
+
+def save_state(session: Session, account_id: str, state: AccountState, row=None) -> None:
     row = row if row is not None else session.get(m.AccountStateRow, account_id)
-    if row is None:
+    if row is NEW_ROW or row is None:
         session.add(m.AccountStateRow(account_id=account_id, through=state.through, status=state.status,
                                       state=state.to_json()))
     else:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from billing.db.models import Account, Event, Plan
@@ -167,14 +167,18 @@ def ingest(session: Session, items: list[Any], account_factory: Callable[[EventI
     if errors:
         raise InvalidInput("invalid events; nothing of the batch was stored",
                            {"errors": sorted(errors, key=lambda e: e["index"])})
+    rows = []
     for index, event, data, raw, digest in fresh:
         if event.type == "account.created":
             session.add(account_factory(event, data))
             timezone = data.timezone
         else:
             timezone = view.account_facts(event.account_id)[1]
-        session.add(Event(id=event.id, type=event.type, account_id=event.account_id,
-                          occurred_at=event.occurred_at, day=local_day(event.occurred_at, timezone),
-                          body_hash=digest, data=data.model_dump(mode="json")))
+        rows.append({"id": event.id, "type": event.type, "account_id": event.account_id,
+                     "occurred_at": event.occurred_at, "day": local_day(event.occurred_at, timezone),
+                     "body_hash": digest, "data": data.model_dump(mode="json")})
     session.flush()
+    if rows:
+        # One executemany in arrival order (seq follows it); the unique id still guards duplicates.
+        session.execute(insert(Event), rows)
     return results

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from fastapi import Depends, FastAPI, Path, Request
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -236,6 +237,9 @@ def register_webhook_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         the secret is in this answer only."""
         auth.require(principal, "crm")
         url, secret, description, history = _endpoint_input(await read_json(request))
+        return await run_in_threadpool(_create_endpoint, url, secret, description, history)
+
+    def _create_endpoint(url, secret, description, history) -> dict:
         secret = secret or "whsec_" + secrets.token_urlsafe(32)
         with factory.begin() as session:
             start = 0 if history else (session.scalar(select(func.max(Notice.id))) or 0)

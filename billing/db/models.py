@@ -74,7 +74,8 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
-    __table_args__ = (Index("ix_events_pending", "account_id", "applied", "day"),)
+    __table_args__ = (Index("ix_events_pending", "account_id", "applied", "day"),
+                      Index("ix_events_account_type", "account_id", "type"))
 
 
 class AccountStateRow(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Callable
 
+from starlette.concurrency import run_in_threadpool
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,8 +74,8 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         if not config.webhook_secret:
             raise Unavailable("STRIPE_WEBHOOK_SECRET is not set; webhooks cannot be verified")
         payload = await request.body()
-        return usecases.handle_stripe_webhook(factory, StripeGateway(config), payload,
-                                              request.headers.get("stripe-signature"))
+        return await run_in_threadpool(usecases.handle_stripe_webhook, factory, StripeGateway(config), payload,
+                                       request.headers.get("stripe-signature"))
 
     @app.post("/v1/payments/bank-statements", tags=["payments"], openapi_extra=_raw_body("application/xml"))
     async def post_bank_statement(request: Request, principal: auth.Principal = Depends(principal_dep),
@@ -85,7 +86,8 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         if content_type not in XML_TYPES:
             raise UnsupportedMediaType(f"send the CAMT.053 file as the raw body with Content-Type {XML_TYPES[0]}",
                                        {"errors": [{"field": "content-type", "message": content_type or "missing"}]})
-        return usecases.import_bank_statement(factory, await request.body())
+        body = await request.body()
+        return await run_in_threadpool(usecases.import_bank_statement, factory, body)
 
     @app.get("/v1/payments/unmatched", tags=["payments"])
     def get_unmatched(principal: auth.Principal = Depends(principal_dep), session: Session = Depends(session_dep)):
@@ -102,7 +104,7 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         body = await read_json(request)
         if not isinstance(body, dict):
             raise InvalidInput("the body is {\"account_id\": ...}", {"errors": [{"field": "", "message": "an object"}]})
-        return usecases.assign_bank_entry(factory, entry_id, body.get("account_id"))
+        return await run_in_threadpool(usecases.assign_bank_entry, factory, entry_id, body.get("account_id"))
 
     @app.post("/v1/refunds/execute", tags=["refunds"])
     def post_execute_refunds(principal: auth.Principal = Depends(principal_dep),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote, urlencode
 
+from starlette.concurrency import run_in_threadpool
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -111,8 +112,11 @@ def register_portal_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
         if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= MAX_TTL_S // 60:
             raise InvalidInput("invalid ttl", {"errors": [{"field": "ttl_minutes",
                                                            "message": f"an integer from 1 to {MAX_TTL_S // 60}"}]})
-        with factory() as session:
-            views.get_account(session, account_id)
+        def known() -> None:
+            with factory() as session:
+                views.get_account(session, account_id)
+
+        await run_in_threadpool(known)
         token, expires = make_token(account_id, ttl * 60)
         return {"account_id": account_id, "url": f"{_public_base(request)}/portal/{quote(account_id, safe='')}?token={token}",
                 "expires_at": datetime.fromtimestamp(expires, timezone.utc).isoformat()}
