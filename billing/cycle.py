@@ -24,7 +24,7 @@ from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, Context, advance, new_state
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate
-from invoices.documents import Document
+from invoices.documents import Document, json_hash
 from invoices.numbering import allocate_number
 
 log = logging.getLogger("billing.cycle")
@@ -269,10 +269,11 @@ def _write_postings(session: Session, postings: list[r.Posting]) -> None:
 def issue_document(session: Session, account: m.Account, draft: r.DocumentDraft) -> Document:
     rate = exchange_rate(session, draft.currency, draft.fulfilment_date)
     doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
+    body = doc.to_json()
     session.add(m.DocumentRow(
         number=doc.number, kind=doc.kind, account_id=doc.account_id, issue_date=doc.issue_date,
         due_date=doc.due_date, currency=doc.currency, gross=doc.gross, net=doc.net, vat=doc.vat,
-        body=doc.to_json(), content_hash=doc.content_hash(), event_id=draft.event_id,
+        body=body, content_hash=json_hash(body), event_id=draft.event_id,
         explain={"details": draft.details, "lines": [line.details for line in draft.lines]}))
     if doc.kind in ("invoice", "credit_note"):
         _book_vat(session, doc)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -87,10 +87,10 @@ class Document:
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _jsonable(self)
 
     def content_hash(self) -> str:
-        return hashlib.sha256(canonical_json(self.to_json()).encode()).hexdigest()
+        return json_hash(self.to_json())
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> "Document":
@@ -153,7 +153,12 @@ class Statement:
     explain: tuple[dict, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _jsonable(self)
+
+
+def json_hash(data: dict[str, Any]) -> str:
+    """The stored hash of a frozen document: SHA-256 of its canonical JSON."""
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 
 
 def canonical_json(value: Any) -> str:
@@ -161,6 +166,9 @@ def canonical_json(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    # Records are walked field by field (dataclasses.asdict would deep-copy every value first).
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -37,5 +37,8 @@ def allocate_number(session: Session, kind: str, year: int) -> str:
         update(NumberSeries)
         .where(NumberSeries.series == series, NumberSeries.year == year)
         .values(last_value=next_value)
+        # No NumberSeries object is loaded in the session, so there is nothing to synchronise; the
+        # default would scan the whole identity map for every number (costly inside a cycle chunk).
+        .execution_options(synchronize_session=False)
     )
     return DOCUMENT_NUMBER.format(kind, year, next_value)
