@@ -109,7 +109,7 @@ def _supplier(out: list[str], doc: Document) -> None:
     if doc.vat_treatment.kind == "reverse_charge":
         # The EU buyer self-assesses, so the invoice must show both parties' community VAT numbers.
         out.append(f"<communityVatNumber>{_x(seller.eu_vat_number or f'HU{taxpayer_id}')}</communityVatNumber>")
-    out.append(f"<supplierName>{_x(seller.name)}</supplierName>")
+    out.append(f"<supplierName>{_x(_one_line(seller.name))}</supplierName>")
     _address(out, "supplierAddress", seller)
     if seller.bank_account:
         out.append(f"<supplierBankAccountNumber>{_x(seller.bank_account)}</supplierBankAccountNumber>")
@@ -144,7 +144,7 @@ def _customer(out: list[str], doc: Document) -> None:
             out.append(f"<customerVatData><thirdStateTaxId>{_x(buyer.third_country_id)}</thirdStateTaxId></customerVatData>")
     else:
         raise InvoiceDataError(f"{doc.number}: unknown VAT treatment {kind!r}")
-    out.append(f"<customerName>{_x(buyer.name)}</customerName>")
+    out.append(f"<customerName>{_x(_one_line(buyer.name))}</customerName>")
     _address(out, "customerAddress", buyer)
     out.append("</customerInfo>")
 
@@ -318,8 +318,8 @@ def _address(out: list[str], tag: str, party: Party) -> None:
     out.append(
         f"<{tag}><base:simpleAddress><base:countryCode>{_x(party.country.upper())}</base:countryCode>"
         f"<base:postalCode>{_x(postal) if _POSTAL_CODE.fullmatch(postal) else '0000'}</base:postalCode>"
-        f"<base:city>{_x((party.city or '').strip() or UNKNOWN)}</base:city>"
-        f"<base:additionalAddressDetail>{_x((party.street or '').strip() or UNKNOWN)}</base:additionalAddressDetail>"
+        f"<base:city>{_x(_one_line(party.city) or UNKNOWN)}</base:city>"
+        f"<base:additionalAddressDetail>{_x(_one_line(party.street) or UNKNOWN)}</base:additionalAddressDetail>"
         f"</base:simpleAddress></{tag}>"
     )
 
@@ -348,6 +348,12 @@ def _plain(number: Decimal) -> str:
     """Fixed-point text: xs:decimal has no exponent notation."""
     text = format(number, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _one_line(text: str | None) -> str:
+    """NAV's texts are one line (the schema's `.` never matches a line break): a name or address
+    typed with line breaks or runs of spaces is reported on one line, single-spaced."""
+    return " ".join((text or "").split())
 
 
 def _clip(text: str, limit: int) -> str:
