@@ -1,6 +1,7 @@
 """Request models: everything that comes in over HTTP is validated here first."""
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +27,16 @@ def _decimal_string(value: Any) -> Decimal:
 
 
 DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]
+
+
+def _percent_value(value: Any) -> Decimal:
+    # A percentage is not money: a JSON number such as 12.5 is taken by its shortest decimal text.
+    if isinstance(value, float) and math.isfinite(value):
+        return _decimal_string(repr(value))
+    return _decimal_string(value)
+
+
+Percent = Annotated[Decimal, BeforeValidator(_percent_value)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 
@@ -45,7 +56,7 @@ class PlanIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     currency: Currency
     monthly_seat_price: DecimalString
-    discount_percent: DecimalString = Decimal(0)
+    discount_percent: Percent = Decimal(0)
     prices_include_vat: StrictBool = True
     announced_on: date | None = None
 
