@@ -53,3 +53,9 @@ def test_the_same_plan_again_changes_nothing_and_another_currency_is_refused(api
     other = api.post("/v1/plans", {"code": "small", "name": "Small", "currency": "EUR",
                                    "monthly_seat_price": "10"})
     assert other.status_code == 409
+
+
+def test_a_discount_may_be_a_json_number(api):
+    plan = api.post("/v1/plans", {"code": "d", "name": "D", "currency": "HUF", "monthly_seat_price": "8000",
+                                  "discount_percent": 12.5}, expect=201).json()
+    assert plan["discount_percent"] == "12.5"

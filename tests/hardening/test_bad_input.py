@@ -170,7 +170,7 @@ def test_wrong_event_payloads_are_refused_and_store_nothing(seeded, body, field)
 
 @pytest.mark.parametrize("body, field", [
     ({"code": "x", "name": "X", "currency": "HUF", "monthly_seat_price": 9990.0}, "monthly_seat_price"),
-    ({"code": "x", "name": "X", "currency": "HUF", "monthly_seat_price": "9990", "discount_percent": 0.1},
+    ({"code": "x", "name": "X", "currency": "HUF", "monthly_seat_price": "9990", "discount_percent": 100},
      "discount_percent"),
     ({"code": "x", "name": "X", "currency": "HUF", "monthly_seat_price": "9990", "colour": "red"}, "colour"),
     ({"code": "x", "name": "X", "currency": "XXX", "monthly_seat_price": "9990"}, "currency"),
