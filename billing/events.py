@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -132,8 +133,13 @@ def _check(view: _BatchView, event: EventIn, data: Any) -> list[tuple[str, str]]
     return problems
 
 
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def local_day(instant: datetime, timezone: str):
-    return instant.astimezone(ZoneInfo(timezone)).date()
+    return instant.astimezone(_zone(timezone)).date()
 
 
 def ingest(session: Session, items: list[Any], account_factory: Callable[[EventIn, Any], Account]) -> list[Accepted]:
@@ -180,5 +186,5 @@ def ingest(session: Session, items: list[Any], account_factory: Callable[[EventI
     session.flush()
     if rows:
         # One executemany in arrival order (seq follows it); the unique id still guards duplicates.
-        session.execute(insert(Event), rows)
+        session.connection().execute(insert(Event.__table__), rows)  # Core: no ORM bookkeeping per row
     return results
