@@ -32,15 +32,22 @@ def get_account(session: Session, account_id: str) -> m.Account:
 
 
 def current_state(session: Session, account: m.Account) -> AccountState:
-    """The state after the last cycle run; events posted since then (up to their own day) are
-    applied in memory by the same engine, so a new account shows its trial before any run."""
+    """The account as of the service's business day: the last day the cycle ran through (before any
+    run, the day of the account's latest event). Events posted since the last run for days up to
+    then are applied in memory by the same engine, so a new account shows its trial at once;
+    events dated later wait, as they do for the cycle. Money is only posted by the cycle."""
     state = load_state(session, account)
     latest = session.scalar(select(func.max(m.Event.day)).where(m.Event.account_id == account.id,
                                                                 m.Event.applied.is_(False)))
     if latest is None:
         return state
-    horizon = max(latest, state.through) if state.through else latest
+    last_run = session.scalar(select(func.max(m.CycleRun.until)))
+    horizon = max(d for d in (state.through, last_run) if d) if (state.through or last_run) else latest
+    if horizon < account.created_day:
+        return state
     events = [to_domain(e) for e in pending_events(session, account.id, horizon)]
+    if not events and state.through == horizon:
+        return state
     preview, _ = advance(state, profile_of(account), events, horizon,
                          PreviewContext(PriceBook(session), billing_config.cycle_config()),
                          build_history(session, account, state, events))
@@ -49,6 +56,7 @@ def current_state(session: Session, account: m.Account) -> AccountState:
 
 def account_view(session: Session, account_id: str) -> dict[str, Any]:
     account = get_account(session, account_id)
+    processed = load_state(session, account).through
     state = current_state(session, account)
     oldest = state.oldest_overdue(state.through + timedelta(days=1)) if state.through else None
     overdue_since = oldest.due_date + timedelta(days=1) if oldest and state.status not in ("terminated", "expired") else None
@@ -60,7 +68,8 @@ def account_view(session: Session, account_id: str) -> dict[str, Any]:
         "trial_ends_on": (state.conversion_day - timedelta(days=1)).isoformat(),
         "conversion_day": state.conversion_day.isoformat(),
         "overdue_since": overdue_since.isoformat() if overdue_since else None,
-        "processed_through": state.through.isoformat() if state.through else None,
+        "processed_through": processed.isoformat() if processed else None,
+        "as_of": state.through.isoformat() if state.through else None,
         "terminated_on": state.terminated_on.isoformat() if state.terminated_on else None,
         "vat": {"treatment": account.vat.get("kind"), "pending": account.vat.get("pending", False),
                 "vies_reference": account.vat.get("vies_reference")},

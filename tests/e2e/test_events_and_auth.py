@@ -121,3 +121,21 @@ def test_clock_run_is_idempotent(api):
     api.run("2026-03-25")
     api.run("2026-03-10")
     assert api.ledger("acme") == ledger and api.documents("acme") == documents
+
+
+def test_the_account_view_follows_the_business_day(api):
+    api.plan()
+    api.post("/v1/events", {**CREATED, "data": {**CREATED["data"], "trial_days": 0}}, expect=201)
+    api.post("/v1/events", _seat("s1"), expect=201)
+    before_any_run = api.state("acme")  # a new account shows at once, as of its latest event's day
+    assert (before_any_run["state"], before_any_run["seats"], before_any_run["processed_through"]) == \
+        ("awaiting_payment", 1, None)
+    api.run("2026-03-20")
+    api.post("/v1/events", {"id": "p-later", "type": "payment.received", "account_id": "acme",
+                            "occurred_at": "2026-03-25T09:00:00+01:00",
+                            "data": {"amount": "50000", "currency": "HUF", "method": "card"}}, expect=201)
+    waiting = api.state("acme")  # dated after the last run: it waits for the run that reaches it
+    assert waiting["state"] == "awaiting_payment" and waiting["as_of"] == "2026-03-20"
+    assert waiting["balance"].startswith("-")
+    api.run("2026-03-25")
+    assert api.state("acme")["state"] == "active"
