@@ -235,7 +235,8 @@ def _merge_line(lines: list[StatementLine], row: m.JournalEntry) -> list[Stateme
         last = lines[index]
         if last.seats == seats and last.reference == price and last.date_to + timedelta(days=1) == row.day:
             lines[index] = StatementLine(last.date_from, row.day, "charge", last.description,
-                                         last.amount + row.amount, seats, last.monthly_price, price)
+                                         last.amount + row.amount, seats, last.monthly_price, price,
+                                         last.entry_ids + (row.id,))
             return lines
     description = {
         "payment": f"Payment ({row.details.get('method', '')}) {row.details.get('reference') or ''}".strip(),
@@ -248,7 +249,7 @@ def _merge_line(lines: list[StatementLine], row: m.JournalEntry) -> list[Stateme
     list_price = row.details.get("list_price")
     lines.append(StatementLine(row.day, row.day, row.kind, description, row.amount, seats,
                                Decimal(list_price) if list_price else None,
-                               price if row.kind == "charge" else row.event_id))
+                               price if row.kind == "charge" else row.event_id, (row.id,)))
     return lines
 
 
@@ -260,5 +261,6 @@ def statement_json(st: Statement) -> dict:
         "charges": fmt(st.charges, c), "refunds": fmt(st.refunds, c), "closing_balance": fmt(st.closing_balance, c),
         "lines": [{"from": l.date_from.isoformat(), "to": l.date_to.isoformat(), "kind": l.kind,
                    "description": l.description, "amount": fmt(l.amount, c), "seats": l.seats,
-                   "days": (l.date_to - l.date_from).days + 1} for l in st.lines],
+                   "days": (l.date_to - l.date_from).days + 1, "entry_ids": list(l.entry_ids)}
+                  for l in st.lines],
     }

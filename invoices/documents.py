@@ -134,6 +134,7 @@ class StatementLine:
     seats: int | None = None
     monthly_price: Decimal | None = None
     reference: str | None = None
+    entry_ids: tuple[int, ...] = ()  # the ledger entries behind the line (their derivations explain it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,3 +74,14 @@ def test_document_explanation_adds_up(api):
             amount = max(Decimal(0), Decimal(d["projected"]) - Decimal(d["balance"]) - Decimal(d["open"]))
             assert amount == Decimal(doc["gross"])
             assert round_money(Fraction(d["projected_exact"]), "HUF") == Decimal(d["projected"])
+
+
+def test_statement_lines_point_at_the_entries_that_explain_them(api):
+    _story(api)
+    api.run("2026-03-31")
+    statement = api.get("/v1/accounts/acme/statements/2026-03").json()
+    entries = {e["id"]: e for e in api.ledger("acme")}
+    for line in statement["lines"]:
+        assert sum(Decimal(entries[i]["amount"]) for i in line["entry_ids"]) == Decimal(line["amount"])
+        if line["kind"] == "charge":
+            assert len(line["entry_ids"]) == line["days"]
