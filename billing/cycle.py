@@ -25,7 +25,9 @@ from billing.domain.engine import SEAT_OR_PLAN, Context, advance, new_state
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate
 from invoices.documents import Document, json_hash
+from invoices.models import NumberSeries
 from invoices.numbering import allocate_number
+from invoices.taxnumbers import DOCUMENT_NUMBER, DOCUMENT_PREFIXES
 
 log = logging.getLogger("billing.cycle")
 
@@ -51,6 +53,11 @@ class DbContext:
     session: Session
     prices: PriceBook
     config: r.CycleConfig
+    # The last number this transaction issued per (kind, year). The first allocation locks the
+    # series row until commit, so nobody else can take a number meanwhile: the following ones are
+    # counted here and written back once (write_counters) before the transaction commits. A
+    # rollback drops them all together: still no gap, no duplicate.
+    issued: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def price(self, plan: str, day: date) -> r.PriceTerms:
         if plan not in self.prices.versions:  # a plan defined after this run began
@@ -58,8 +65,20 @@ class DbContext:
         return self.prices.price(plan, day)
 
     def allocate_number(self, kind: str, day: date) -> str:
+        key = (kind, day.year)
+        if key in self.issued:
+            self.issued[key] += 1
+            return DOCUMENT_NUMBER.format(kind, day.year, self.issued[key])
         with self.session.no_autoflush:  # the counter's rows need nothing else flushed first
-            return allocate_number(self.session, kind, day.year)
+            number = allocate_number(self.session, kind, day.year)
+        self.issued[key] = DOCUMENT_NUMBER.parse(number)[2]
+        return number
+
+    def write_counters(self) -> None:
+        for (kind, year), value in self.issued.items():
+            self.session.execute(
+                update(NumberSeries).where(NumberSeries.series == DOCUMENT_PREFIXES[kind], NumberSeries.year == year)
+                .values(last_value=value).execution_options(synchronize_session=False))
 
 
 @dataclass
@@ -164,6 +183,7 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
             save_state(session, account.id, new, row if row is not None else NEW_ROW)
             processed += 1
         flush_postings(session)
+        ctx.write_counters()
         if applied:
             session.execute(update(m.Event).where(m.Event.seq.in_(applied)).values(applied=True),
                             execution_options={"synchronize_session": False})
