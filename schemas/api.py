@@ -38,7 +38,9 @@ def _percent_value(value: Any) -> Decimal:
 
 Percent = Annotated[Decimal, BeforeValidator(_percent_value)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+\-]+$")]
+# A CRM user id may be an e-mail address or any other printable text (it never goes into a URL).
+UserId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class Strict(BaseModel):
@@ -110,7 +112,7 @@ class AccountCreatedData(Strict):
 
 
 class SeatData(Strict):
-    user_id: Identifier
+    user_id: UserId
 
 
 class PlanChangedData(Strict):
