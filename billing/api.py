@@ -202,9 +202,11 @@ def register_all(app: FastAPI, factory: sessionmaker, session_dep: Callable, pri
     register_portal_routes(app, factory, session_dep, principal_dep)
     from billing.gdpr import register_gdpr_routes
     from billing.nav_routes import register_nav_routes
+    from billing.payouts import register_payout_routes
 
     register_nav_routes(app, factory, session_dep, principal_dep)
     register_gdpr_routes(app, factory, session_dep, principal_dep)
+    register_payout_routes(app, factory, session_dep, principal_dep)
     try:
         from billing.payments.routes import register_payment_routes
     except ImportError:

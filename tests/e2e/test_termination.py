@@ -83,3 +83,17 @@ def test_refund_goes_back_to_the_payments_latest_first(api):
     assert [(n["gross"], n["references"]) for n in notes] == [
         ("-10000", [invoices[1]["number"]]), ("-3419", [invoices[0]["number"]])]
     assert invoices[1]["status"] == "refunded" and invoices[0]["status"] == "partially_refunded"
+
+
+def test_a_bank_refund_is_a_payout_instruction_in_the_finance_export(api):
+    _march_prepaid(api, "hu", pay=False)
+    api.pay("acme", "2026-03-02T09:00:00+01:00", "16000", method="bank_transfer")
+    api.event("account.terminated", "acme", "2026-03-05T10:00:00+01:00", by="customer")
+    api.run("2026-03-06")
+    response = api.get("/v1/exports/payouts.csv", params={"as_of": "2026-04-10"})
+    lines = response.content.decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("refund_id,account_id,terminated_on,due_date,overdue")
+    [row] = lines[1:]
+    # 16,000 − R(16,000 × 5/31) = 16,000 − 2,581; due 30 days after 5 March; overdue on 10 April
+    assert ",acme,2026-03-05,2026-04-04,True," in row and ",13419,HUF," in row
+    assert "IBAN unknown" in row  # the payment came as an event, not from a bank statement

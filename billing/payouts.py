@@ -1,0 +1,59 @@
+"""The finance export of bank payout instructions: refunds of bank-transfer payments, one row per
+part still to be paid out (card parts go back through Stripe and are not listed)."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, FastAPI, Query
+from fastapi.responses import Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing import auth
+from billing.errors import InvalidInput
+
+COLUMNS = ("refund_id", "account_id", "terminated_on", "due_date", "overdue", "beneficiary", "iban",
+           "amount", "currency", "remittance", "note")
+
+
+def payout_rows(session: Session, today: date) -> list[dict]:
+    from billing.payments.usecases import list_refunds
+
+    rows = []
+    for refund in list_refunds(session, "due", today)["refunds"]:
+        for part in refund["parts"]:
+            payout = part.get("payout")
+            if payout is None or part["state"] not in ("due", "payout_instructed"):
+                continue
+            rows.append({"refund_id": refund["id"], "account_id": refund["account_id"],
+                         "terminated_on": refund["terminated_on"], "due_date": refund["due_date"],
+                         "overdue": refund["overdue"], "beneficiary": payout["beneficiary"] or "",
+                         "iban": payout["iban"] or "", "amount": payout["amount"], "currency": payout["currency"],
+                         "remittance": payout["remittance"], "note": payout["note"] or ""})
+    return rows
+
+
+def render_payouts_csv(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM correctly
+
+
+def register_payout_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    @app.get("/v1/exports/payouts.csv", tags=["exports"], response_class=Response,
+             responses={200: {"content": {"text/csv": {}}}})
+    def export_payouts(as_of: str | None = Query(None), principal: auth.Principal = Depends(principal_dep),
+                       session: Session = Depends(session_dep)):
+        auth.require(principal, "finance")
+        try:
+            today = date.fromisoformat(as_of) if as_of else datetime.now(ZoneInfo("Europe/Budapest")).date()
+        except ValueError as exc:
+            raise InvalidInput("as_of is YYYY-MM-DD", {"errors": [{"field": "as_of", "message": str(exc)}]}) from exc
+        body = render_payouts_csv(payout_rows(session, today))
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="payouts_{today.isoformat()}.csv"'})
