@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from billing.db.models import Account, Event, Plan
 from billing.errors import Conflict, InvalidInput
 from billing.money import has_currency_precision
-from invoices.documents import canonical_json
-from schemas.api import DATA_MODELS, EventIn
+from schemas.api import EVENT_BATCH, EVENT_TAGS, EventIn
 
 MAX_BATCH = 1000
 
@@ -31,12 +30,27 @@ class Accepted:
     status: str  # "accepted" | "duplicate"
 
 
-def body_hash(raw: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(raw).encode()).hexdigest()
+def body_hash(event: EventIn) -> str:
+    """The event as validated, in the models' field order: the same event always hashes the same."""
+    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
 
 
 def _field(loc: tuple, prefix: str = "") -> str:
     return prefix + ".".join(str(part) for part in loc)
+
+
+def _batch_errors(exc: ValidationError) -> list[dict]:
+    """pydantic's locations are (index, type tag, field...): report the index and the field."""
+    errors = []
+    for error in exc.errors():
+        index, *rest = error["loc"]
+        if rest and rest[0] in EVENT_TAGS:
+            rest = rest[1:]
+        field = _field(tuple(rest))
+        if error["type"].startswith("union_tag"):
+            field = "type"
+        errors.append({"index": index, "field": field, "message": error["msg"]})
+    return errors
 
 
 def parse_batch(items: list[Any]) -> list[tuple[EventIn, Any, dict]]:
@@ -46,26 +60,11 @@ def parse_batch(items: list[Any]) -> list[tuple[EventIn, Any, dict]]:
     if len(items) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH} events per batch", {"errors": [
             {"index": None, "field": "events", "message": f"{len(items)} events, at most {MAX_BATCH}"}]})
-    parsed, errors = [], []
-    for index, raw in enumerate(items):
-        if not isinstance(raw, dict):
-            errors.append({"index": index, "field": "", "message": "an event is a JSON object"})
-            continue
-        try:
-            event = EventIn.model_validate(raw)
-        except ValidationError as exc:
-            errors += [{"index": index, "field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-            continue
-        try:
-            data = DATA_MODELS[event.type].model_validate(event.data)
-        except ValidationError as exc:
-            errors += [{"index": index, "field": _field(e["loc"], "data."), "message": e["msg"]}
-                       for e in exc.errors()]
-            continue
-        parsed.append((event, data, raw))
-    if errors:
-        raise InvalidInput("invalid events; nothing of the batch was stored", {"errors": errors})
-    return parsed
+    try:
+        events = EVENT_BATCH.validate_python(items)
+    except ValidationError as exc:
+        raise InvalidInput("invalid events; nothing of the batch was stored", {"errors": _batch_errors(exc)}) from exc
+    return [(event, event.data, raw) for event, raw in zip(events, items)]
 
 
 class _BatchView:
@@ -146,7 +145,7 @@ def ingest(session: Session, items: list[Any], account_factory: Callable[[EventI
     """Validate and add the batch to the session (the caller commits). Raises InvalidInput or
     Conflict with every problem found; then nothing is added."""
     parsed = parse_batch(items)
-    hashes = [body_hash(raw) for _, _, raw in parsed]
+    hashes = [body_hash(event) for event, _, _ in parsed]
     ids = [e.id for e, _, _ in parsed]
     stored = {row.id: row.body_hash for row in session.scalars(select(Event).where(Event.id.in_(ids)))}
     seen: dict[str, str] = {}

@@ -5,10 +5,10 @@ import math
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter, field_validator
 
 from billing.money import SUPPORTED_CURRENCIES, has_currency_precision, parse_amount
 
@@ -166,6 +166,38 @@ class EventIn(Strict):
                 r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", v):
             raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-03-14T09:30:00+01:00")
         return v
+
+
+class AccountCreatedEvent(EventIn):
+    type: Literal["account.created"]
+    data: AccountCreatedData
+
+
+class SeatEvent(EventIn):
+    type: Literal["seat.activated", "seat.deactivated"]
+    data: SeatData
+
+
+class PlanChangedEvent(EventIn):
+    type: Literal["plan.changed"]
+    data: PlanChangedData
+
+
+class PaymentEvent(EventIn):
+    type: Literal["payment.received"]
+    data: PaymentData
+
+
+class TerminatedEvent(EventIn):
+    type: Literal["account.terminated"]
+    data: TerminatedData
+
+
+AnyEvent = Annotated[Union[AccountCreatedEvent, SeatEvent, PlanChangedEvent, PaymentEvent, TerminatedEvent],
+                     Field(discriminator="type")]
+# A whole batch is validated in one call (pydantic-core), each item by its type's data model.
+EVENT_BATCH = TypeAdapter(list[AnyEvent])
+EVENT_TAGS = frozenset(DATA_MODELS)
 
 
 class ClockRunIn(Strict):
