@@ -16,7 +16,6 @@ from billing.errors import Forbidden, NotFound, Unauthorized
 
 log = logging.getLogger("billing.auth")
 
-SCOPES = ("admin", "crm", "finance", "customer")
 _ENV_KEYS = {"admin": "BILLING_ADMIN_KEY", "crm": "BILLING_CRM_KEY", "finance": "BILLING_FINANCE_KEY"}
 
 

@@ -21,7 +21,7 @@ from billing.accounts import buyer_of, retry_pending_vat, vat_of
 from billing.db import models as m
 from billing.db.base import utcnow
 from billing.domain import records as r
-from billing.domain.engine import SEAT_OR_PLAN, Context, advance, new_state
+from billing.domain.engine import SEAT_OR_PLAN, advance, new_state
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate
 from invoices.documents import Document, json_hash
@@ -142,10 +142,6 @@ def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable],
     with factory.begin() as session:
         session.add(m.CycleRun(until=until, accounts=processed))
     return {"until": until.isoformat(), "accounts_processed": processed}
-
-
-def process_account(factory: sessionmaker, account_id: str, until: date, prices: PriceBook | None = None) -> bool:
-    return process_chunk(factory, [account_id], until, prices) == 1
 
 
 def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, prices: PriceBook | None = None) -> int:

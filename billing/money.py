@@ -30,10 +30,6 @@ def round_money(value: Fraction | Decimal | int, currency: str) -> Decimal:
     return Decimal(value).quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
-def to_fraction(value: Decimal | int | str) -> Fraction:
-    return Fraction(Decimal(value))
-
-
 def parse_amount(text: str) -> Decimal:
     """A decimal string from outside; raises ValueError on anything that is not a finite number."""
     try:

@@ -108,10 +108,8 @@ def _allocated(session: Session, numbers: list[str]) -> dict[str, Decimal]:
 def nav_status_of(session: Session, number: str, kind: str) -> str | None:
     if kind == "proforma":
         return None
-    try:
-        from nav_reporting.outbox import nav_status
-    except ImportError:
-        return "QUEUED"
+    from nav_reporting.outbox import nav_status
+
     return nav_status(session, number)
 
 

@@ -6,7 +6,6 @@ from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4

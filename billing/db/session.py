@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///billing.db"
@@ -56,18 +56,9 @@ def make_read_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine.execution_options(billing_read_only=True), expire_on_commit=False)
 
 
-def is_postgres(session_or_engine) -> bool:
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
-    return bind.dialect.name == "postgresql"
-
-
 def create_schema(engine: Engine) -> None:
     """Bring the database to the latest Alembic revision."""
     from billing.db.migrate import upgrade
 
     upgrade(engine)
 
-
-def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))

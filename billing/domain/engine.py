@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Callable, Protocol
+from typing import Protocol
 
-from billing.domain.records import (ACCESS, CHARGING_STATES, Allocation, CycleConfig, DocumentDraft,
+from billing.domain.records import (CHARGING_STATES, Allocation, CycleConfig, DocumentDraft,
                                     DraftLine, Event, History, Outcome, Posting, PriceTerms, Profile,
                                     RefundOrder, RefundPart, Rejection, StateChange)
 from billing.domain.state import AccountState, InvoiceState, PaymentState, ProformaState
@@ -130,7 +130,6 @@ def _process_day(run: _Run, day: date, events: list[Event]) -> None:
         run.set_status(day, "active" if st.paid_ever else "awaiting_payment")
     _evaluate_lateness(run, day)
     seats = len(start_users | activated_today)
-    st.last_seats = seats
     balance_before_today = st.balance
     if st.status in CHARGING_STATES:
         _charge(run, day, seats, sorted(start_users | activated_today), events)
@@ -459,9 +458,3 @@ def _active_at_end(events: list[Event], day: date) -> set[str]:
             active.discard(event.data["user_id"])
     return active
 
-
-def access_of(status: str) -> str:
-    return ACCESS[status]
-
-
-NumberAllocator = Callable[[str, date], str]

@@ -8,9 +8,6 @@ from typing import Any, Literal
 
 from invoices.documents import VatTreatment
 
-AccountStatus = Literal["trialing", "awaiting_payment", "active", "past_due", "suspended",
-                        "terminated", "expired"]
-
 ACCESS = {
     "trialing": "limited",
     "awaiting_payment": "limited",

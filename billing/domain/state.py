@@ -63,7 +63,6 @@ class AccountState:
     proformas: list[ProformaState] = field(default_factory=list)
     payments: list[PaymentState] = field(default_factory=list)
     invoices: list[InvoiceState] = field(default_factory=list)
-    last_seats: int = 0
 
     def copy(self) -> "AccountState":
         # The nested records are the only mutable parts; Decimal, Fraction and date are immutable.

@@ -6,7 +6,6 @@ browser. Anything not signed for this account answers 404, exactly like a missin
 """
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
