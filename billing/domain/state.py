@@ -91,7 +91,10 @@ class AccountState:
         raw["proformas"] = [ProformaState(**p) for p in raw["proformas"]]
         raw["payments"] = [PaymentState(**p) for p in raw["payments"]]
         raw["invoices"] = [InvoiceState(**i) for i in raw["invoices"]]
-        return AccountState(**raw)
+        # A field an older version stored and this one no longer has is dropped: the state is a
+        # projection, rebuilt by replay if anything that matters were missing.
+        known = {f.name for f in fields(AccountState)}
+        return AccountState(**{k: v for k, v in raw.items() if k in known})
 
 
 def _record(value) -> dict[str, Any]:
