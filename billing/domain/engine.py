@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Protocol
 
 from billing.domain.records import (CHARGING_STATES, Allocation, CycleConfig, DocumentDraft,
@@ -16,8 +17,9 @@ from billing.domain.records import (CHARGING_STATES, Allocation, CycleConfig, Do
                                     RefundOrder, RefundPart, Rejection, StateChange)
 from billing.domain.state import AccountState, InvoiceState, PaymentState, ProformaState
 from billing.money import round_money
+from invoices.documents import VatTreatment
 from invoices.vat import monthly_price
-from proration.days import (cumulative_entry, daily_charge, month_end, month_key, month_spans,
+from proration.days import (cumulative_entry, daily_charge, days_in_month, month_end, month_key, month_spans,
                             next_month_end, span_charge, termination_refund)
 
 
@@ -165,18 +167,30 @@ def _apply_events(run: _Run, day: date, events: list[Event], activated_today: se
     return terminate
 
 
+@lru_cache(maxsize=4096)
+def _price_factors(terms: PriceTerms, vat: VatTreatment) -> tuple[Fraction, Fraction]:
+    """(monthly price, discount) as exact fractions; the same few pairs recur for every account."""
+    return monthly_price(terms.list_price, terms.prices_include_vat, vat), Fraction(terms.discount_percent) / 100
+
+
+@lru_cache(maxsize=4096)
+def _seat_day(price: Fraction, discount: Fraction, days_in_month: int) -> tuple[Fraction, Fraction]:
+    """The exact charge of one seat for one day, discounted and at the list price."""
+    return price * (1 - discount) / days_in_month, price / days_in_month
+
+
 def _price(run: _Run, day: date) -> tuple[Fraction, Fraction, PriceTerms]:
     terms = run.ctx.price(run.state.plan, day)
-    return (monthly_price(terms.list_price, terms.prices_include_vat, run.profile.vat),
-            Fraction(terms.discount_percent) / 100, terms)
+    return (*_price_factors(terms, run.profile.vat), terms)
 
 
 def _charge(run: _Run, day: date, seats: int, users: list[str], events: list[Event]) -> None:
     st = run.state
     price, discount, terms = _price(run, day)
-    exact = daily_charge(seats, price, discount, day)
+    per_seat, per_seat_list = _seat_day(price, discount, days_in_month(day))
+    exact = seats * per_seat  # = daily_charge(seats, price, discount, day), without recomputing the factor
     st.month_exact += exact
-    st.month_list_exact += daily_charge(seats, price, Fraction(0), day)
+    st.month_list_exact += seats * per_seat_list
     amount = cumulative_entry(st.month_exact, st.month_posted, run.currency)
     if seats == 0 and amount == 0:
         return
