@@ -73,6 +73,9 @@ class _BatchView:
     def __init__(self, session: Session, parsed) -> None:
         account_ids = {e.account_id for e, _, _ in parsed}
         self.accounts = {a.id: a for a in session.scalars(select(Account).where(Account.id.in_(account_ids)))}
+        # (created instant, time zone, currency) per account, read once: every event asks.
+        self.facts: dict[str, tuple[datetime, str, str]] = {
+            a.id: (a.created_at_instant, a.timezone, a.currency) for a in self.accounts.values()}
         self.plans = {p.code: p for p in session.scalars(select(Plan))}
         self.terminated_at: dict[str, datetime] = {
             e.account_id: e.occurred_at for e in session.scalars(
@@ -81,13 +84,7 @@ class _BatchView:
 
     def account_facts(self, account_id: str) -> tuple[datetime, str, str] | None:
         """(created instant, time zone, currency) of a known account."""
-        if account_id in self.accounts:
-            a = self.accounts[account_id]
-            return a.created_at_instant, a.timezone, a.currency
-        if account_id in self.new_accounts:
-            event, data = self.new_accounts[account_id]
-            return event.occurred_at, data.timezone, data.currency
-        return None
+        return self.facts.get(account_id)
 
 
 def _check(view: _BatchView, event: EventIn, data: Any) -> list[tuple[str, str]]:
@@ -102,6 +99,7 @@ def _check(view: _BatchView, event: EventIn, data: Any) -> list[tuple[str, str]]
             problems.append(("data.currency", f"plan {plan.code} is priced in {plan.currency}"))
         if not problems:
             view.new_accounts[event.account_id] = (event, data)
+            view.facts[event.account_id] = (event.occurred_at, data.timezone, data.currency)
         return problems
     facts = view.account_facts(event.account_id)
     if facts is None:
@@ -182,7 +180,8 @@ def ingest(session: Session, items: list[Any], account_factory: Callable[[EventI
         rows.append({"id": event.id, "type": event.type, "account_id": event.account_id,
                      "occurred_at": event.occurred_at, "day": local_day(event.occurred_at, timezone),
                      "body_hash": digest, "data": data.model_dump(mode="json")})
-    session.flush()
+    if any(event.type == "account.created" for _, event, _, _, _ in fresh):
+        session.flush()  # the new accounts first, so a later statement in this transaction sees them
     if rows:
         # One executemany in arrival order (seq follows it); the unique id still guards duplicates.
         session.connection().execute(insert(Event.__table__), rows)  # Core: no ORM bookkeeping per row

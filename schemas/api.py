@@ -152,6 +152,9 @@ EventType = Literal["account.created", "seat.activated", "seat.deactivated", "pl
                     "payment.received", "account.terminated"]
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
 class EventIn(Strict):
     id: Identifier
     type: EventType
@@ -162,8 +165,7 @@ class EventIn(Strict):
     @field_validator("occurred_at", mode="before")
     @classmethod
     def _rfc3339(cls, v: Any) -> Any:
-        if not isinstance(v, str) or not re.fullmatch(
-                r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", v):
+        if not isinstance(v, str) or not _RFC3339.fullmatch(v):
             raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-03-14T09:30:00+01:00")
         return v
 
