@@ -53,6 +53,8 @@ class _Run:
     changes: list[StateChange] = field(default_factory=list)
     refunds: list[RefundOrder] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    # (payment event id, amount) of today's payments not yet allocated to a proforma
+    unallocated_today: list[list] = field(default_factory=list)
 
     @property
     def currency(self) -> str:
@@ -121,6 +123,11 @@ def _process_day(run: _Run, day: date, events: list[Event]) -> None:
     if st.month != month_key(day):
         st.month, st.month_exact, st.month_list_exact, st.month_posted = month_key(day), Fraction(0), Fraction(0), Decimal(0)
     start_users = set(st.active_users)
+    # A proforma of this day asks against the balance after the charges through yesterday and the
+    # open proformas as they stood then (§4): today's payments are not counted twice, they pay it.
+    start_balance = st.balance
+    start_open = sum((p.unpaid for p in st.open_proformas()), Decimal(0))
+    run.unallocated_today = []
     activated_today: set[str] = set()
     terminate = _apply_events(run, day, events, activated_today)
     if terminate is not None and terminate.day < day:
@@ -132,14 +139,13 @@ def _process_day(run: _Run, day: date, events: list[Event]) -> None:
         run.set_status(day, "active" if st.paid_ever else "awaiting_payment")
     _evaluate_lateness(run, day)
     seats = len(start_users | activated_today)
-    balance_before_today = st.balance
     if st.status in CHARGING_STATES:
         _charge(run, day, seats, sorted(start_users | activated_today), events)
     if terminate is not None:
         _terminate(run, day, terminate)
         return
     if st.status not in ("trialing", "terminated", "expired"):
-        _maybe_issue_proforma(run, day, seats, balance_before_today)
+        _maybe_issue_proforma(run, day, seats, start_balance, start_open)
 
 
 def _apply_events(run: _Run, day: date, events: list[Event], activated_today: set[str]) -> Event | None:
@@ -232,6 +238,7 @@ def _credit_payment(run: _Run, day: date, event: Event) -> None:
     if remaining > 0:
         lines.append(DraftLine("Seat licences, prepayment to the account balance", Decimal(1), "piece",
                                remaining))
+        run.unallocated_today.append([event.id, remaining])
     number = run.ctx.allocate_number("invoice", day)
     run.documents.append(DocumentDraft(
         number=number, kind="invoice", account_id=run.profile.account_id, issue_date=day, due_date=day,
@@ -275,7 +282,8 @@ def _expire(run: _Run, day: date) -> None:
     run.set_status(day, "expired")
 
 
-def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today: Decimal) -> None:
+def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today: Decimal,
+                          open_amount: Decimal) -> None:
     st = run.state
     config = run.ctx.config
     if day == st.conversion_day:
@@ -289,7 +297,6 @@ def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today
     spans = month_spans(day, last)
     exact_parts = [span_charge(seats, price, discount, a, b) for a, b in spans]
     projected = round_money(sum(exact_parts, Fraction(0)), run.currency)
-    open_amount = sum((p.unpaid for p in st.open_proformas()), Decimal(0))
     amount = max(Decimal(0), projected - balance_before_today - open_amount)
     if amount == 0:
         return
@@ -304,6 +311,19 @@ def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today
         details={"projected": str(projected), "projected_exact": str(sum(exact_parts, Fraction(0))),
                  "balance": str(balance_before_today), "open": str(open_amount), "seats": seats,
                  "list_price": str(terms.list_price), "discount_percent": str(terms.discount_percent)}))
+    _allocate_today(run, day, st.proformas[-1])
+
+
+def _allocate_today(run: _Run, day: date, proforma: ProformaState) -> None:
+    """Today's payments that were left over after the older proformas pay the one issued today."""
+    for item in run.unallocated_today:
+        event_id, left = item
+        share = min(left, proforma.unpaid)
+        if share <= 0:
+            continue
+        proforma.paid += share
+        item[1] = left - share
+        run.allocations.append(Allocation(event_id, proforma.number, share, day))
 
 
 def _proforma_lines(run: _Run, spans, exact_parts, projected: Decimal, seats: int, balance: Decimal,

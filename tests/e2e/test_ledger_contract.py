@@ -252,3 +252,25 @@ def test_a_payment_covering_less_than_the_proforma_activates_and_leaves_it_open(
     assert [i["gross"] for i in invoices] == ["5000", "6000"]  # one invoice per payment, its amount
     # 16..17 March: R(19,980 × 2/31) = R(1,289.03) = 1,289 charged
     assert api.state("acme")["balance"] == str(11000 - 1289)
+
+
+def test_a_payment_on_the_issue_day_pays_the_proforma_of_that_day(api):
+    api.plan(price="9990")
+    api.account("acme", at="2026-03-02T10:00:00+01:00")
+    api.seats("acme", "2026-03-02T10:05:00+01:00", "u1", "u2")
+    # paid on the conversion day itself, posted before any run
+    api.pay("acme", "2026-03-16T08:00:00+01:00", "10312")
+    api.run("2026-03-16")
+    [proforma] = api.documents("acme", "proforma")
+    # the proforma asks against the balance after the charges through 15 March (0), so it is issued
+    # in full, R(19,980 × 16/31) = 10,312, and the payment of that day pays it
+    assert (proforma["gross"], proforma["status"], proforma["remaining"]) == ("10312", "paid", "0")
+    [invoice] = api.documents("acme", "invoice")
+    assert (invoice["issue_date"], invoice["gross"]) == ("2026-03-16", "10312")
+    assert api.state("acme")["state"] == "active"
+    # on 20 March: balance after charges through 19 March = 10,312 − 2,578 = 7,734, nothing open:
+    # 27,714 − 7,734 = 19,980; a payment of 30,000 that same day pays it and leaves 10,020 over
+    api.pay("acme", "2026-03-20T08:00:00+01:00", "30000")
+    api.run("2026-03-20")
+    april = api.documents("acme", "proforma")[1]
+    assert (april["gross"], april["status"]) == ("19980", "paid")
