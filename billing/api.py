@@ -1,8 +1,7 @@
 """The HTTP routes of CONTRACT.md §7. Each route: authorise, validate, call one use case."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +16,7 @@ from billing import auth, explain, views
 from billing import explain as explain_module
 from billing.accounts import account_from_event
 from billing.config import Limits
+from billing.dates import budapest_today, parse_day
 from billing.cycle import run_cycle
 from billing.errors import Conflict, InvalidInput, NotFound
 from billing.events import ingest
@@ -33,12 +33,7 @@ def _locale(value: str | None) -> str | None:
 
 
 def _date(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} is YYYY-MM-DD", {"errors": [{"field": name, "message": str(exc)}]}) from exc
+    return None if value is None else parse_day(value, name)
 
 
 def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
@@ -79,8 +74,7 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
     def clock_run(body: ClockRunIn, principal: auth.Principal = Depends(principal_dep)) -> dict:
         auth.require(principal, "crm", "finance")
         ahead = Limits().max_run_ahead_days
-        today = datetime.now(ZoneInfo("Europe/Budapest")).date()
-        if body.until > today + timedelta(days=ahead):
+        if body.until > budapest_today() + timedelta(days=ahead):
             raise InvalidInput("until is too far ahead", {"errors": [
                 {"field": "until", "message": f"at most {ahead} days after today (BILLING_MAX_RUN_AHEAD_DAYS)"}]})
         return run_cycle(factory, body.until)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import auth
+from billing.dates import parse_day
 from billing.db import models as m
 from billing.errors import InvalidInput
 from billing.money import fmt
@@ -195,12 +196,7 @@ def render_nav_zip(session: Session, rows: list[ExportRow], show_progress: bool 
 
 
 def _range(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
-    parsed = []
-    for name, value in (("from", date_from), ("to", date_to)):
-        try:
-            parsed.append(date.fromisoformat(value) if value else None)
-        except ValueError as exc:
-            raise InvalidInput(f"{name} is YYYY-MM-DD", {"errors": [{"field": name, "message": str(exc)}]}) from exc
+    parsed = [parse_day(value, name) if value else None for name, value in (("from", date_from), ("to", date_to))]
     if parsed[0] and parsed[1] and parsed[0] > parsed[1]:
         raise InvalidInput("from is after to", {"errors": [{"field": "from", "message": "must not be after to"}]})
     return parsed[0], parsed[1]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import auth
-from billing.errors import InvalidInput
+from billing.dates import budapest_today, parse_day
 
 COLUMNS = ("refund_id", "account_id", "terminated_on", "due_date", "overdue", "beneficiary", "iban",
            "amount", "currency", "remittance", "note")
@@ -50,10 +49,7 @@ def register_payout_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
     def export_payouts(as_of: str | None = Query(None), principal: auth.Principal = Depends(principal_dep),
                        session: Session = Depends(session_dep)):
         auth.require(principal, "finance")
-        try:
-            today = date.fromisoformat(as_of) if as_of else datetime.now(ZoneInfo("Europe/Budapest")).date()
-        except ValueError as exc:
-            raise InvalidInput("as_of is YYYY-MM-DD", {"errors": [{"field": "as_of", "message": str(exc)}]}) from exc
+        today = parse_day(as_of, "as_of") if as_of else budapest_today()
         body = render_payouts_csv(payout_rows(session, today))
         return Response(body, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="payouts_{today.isoformat()}.csv"'})

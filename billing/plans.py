@@ -1,12 +1,12 @@
 """Plans and their price versions (a later price takes effect 30 days after its announcement)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billing.dates import budapest_today
 from billing.db.models import CycleRun, Plan, PlanPrice
 from billing.errors import Conflict
 from billing.money import fmt
@@ -18,7 +18,7 @@ NOTICE_DAYS = 30
 def business_today(session: Session) -> date:
     """The service's idea of today: the last day the cycle ran through, else the Budapest date."""
     last = session.scalar(select(func.max(CycleRun.until)))
-    return last or datetime.now(ZoneInfo("Europe/Budapest")).date()
+    return last or budapest_today()
 
 
 def plan_json(plan: Plan, versions: list[PlanPrice]) -> dict:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
 
@@ -16,10 +14,11 @@ log = logging.getLogger("billing.scheduler")
 
 def tick(factory: sessionmaker, with_cycle: bool) -> None:
     from billing.cycle import run_cycle
+    from billing.dates import budapest_today
     from billing.db.base import utcnow
 
     if with_cycle:
-        run_cycle(factory, datetime.now(ZoneInfo("Europe/Budapest")).date())
+        run_cycle(factory, budapest_today())
     try:
         from nav_reporting.client import NavClient, NavConfig
         from nav_reporting.worker import poll, submit_pending

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import auth
+from billing.dates import budapest_today, parse_day
 from billing.errors import InvalidInput, Unavailable
 from billing.payments import usecases
 from billing.payments.errors import PaymentsError
@@ -32,12 +33,7 @@ def gateway_from_env() -> StripeGateway:
 
 
 def _day(value: str | None, name: str) -> date:
-    if value is None:
-        return usecases.today_budapest()
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} is YYYY-MM-DD", {"errors": [{"field": name, "message": str(exc)}]}) from exc
+    return budapest_today() if value is None else parse_day(value, name)
 
 
 def _release(session: Session) -> None:

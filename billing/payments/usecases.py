@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.accounts import account_from_event
 from billing.cycle import add_posting, load_state
+from billing.dates import BUDAPEST
 from billing.db import models as m
 from billing.domain import records as r
 from billing.errors import Conflict, InvalidInput, NotFound, Unavailable
-from billing.events import ingest
+from billing.events import ingest, local_day
 from billing.money import fmt, quantum
 from billing.payments import models as pm
 from billing.payments.camt053 import BankCredit, BankStatement, parse_statements
@@ -37,7 +37,6 @@ from billing.payments.stripe_gateway import StripeGateway, payment_from_event, r
 
 log = logging.getLogger("billing.payments")
 
-BUDAPEST = ZoneInfo("Europe/Budapest")
 # Stripe Checkout sessions expire after 24 hours; a stored one is reused only well before that.
 CHECKOUT_REUSE = timedelta(hours=23)
 FINAL_CARD_STATES = frozenset({"succeeded", "paid_out"})
@@ -100,10 +99,6 @@ def booking_instant(day: date) -> datetime:
     """A bank credit has a booking day, no time: noon in Budapest maps to that day everywhere
     the contract cares about (and never crosses a DST edge)."""
     return datetime.combine(day, time(12, 0), tzinfo=BUDAPEST)
-
-
-def today_budapest() -> date:
-    return datetime.now(BUDAPEST).date()
 
 
 # -- checkout ---------------------------------------------------------------------------------
@@ -277,7 +272,7 @@ def _post_refund_paid(session: Session, card: pm.CardRefund, at: datetime) -> No
     account. Customer-side amount 0: the customer's balance moved when the refund was ordered."""
     refund = session.get(m.RefundRow, card.refund_id)
     account = session.get(m.Account, refund.account_id)
-    day = at.astimezone(ZoneInfo(account.timezone)).date()
+    day = local_day(at, account.timezone)
     note = refund.credit_notes[0] if refund.credit_notes else None
     add_posting(session, r.Posting(refund.account_id, day, "refund_paid", Decimal(0), card.currency,
                                    (("refunds_payable", card.amount), ("clearing:card", -card.amount)),
