@@ -94,7 +94,7 @@ def ledger_view(session: Session, account_id: str, date_from: date | None, date_
     return {"account_id": account_id, "currency": account.currency, "entries": entries}
 
 
-def _allocated(session: Session, numbers: list[str]) -> dict[str, Decimal]:
+def paid_by_proforma(session: Session, numbers: list[str]) -> dict[str, Decimal]:
     if not numbers:
         return {}
     rows = session.execute(select(m.AllocationRow.proforma_number, m.AllocationRow.amount).where(
@@ -113,8 +113,11 @@ def nav_status_of(session: Session, number: str, kind: str) -> str | None:
     return nav_status(session, number)
 
 
-def document_statuses(session: Session, rows: list[m.DocumentRow], state: AccountState | None) -> dict[str, str]:
-    paid = _allocated(session, [r.number for r in rows if r.kind == "proforma"])
+def document_statuses(session: Session, rows: list[m.DocumentRow], state: AccountState | None,
+                      paid: dict[str, Decimal] | None = None) -> dict[str, str]:
+    """paid: what paid_by_proforma gives for these rows, when the caller has it already."""
+    if paid is None:
+        paid = paid_by_proforma(session, [r.number for r in rows if r.kind == "proforma"])
     credited: dict[str, Decimal] = {}
     account_ids = {r.account_id for r in rows}
     for note in session.scalars(select(m.DocumentRow).where(m.DocumentRow.kind == "credit_note",
@@ -164,9 +167,8 @@ def documents_view(session: Session, account_id: str) -> dict:
     account = get_account(session, account_id)
     rows = list(session.scalars(select(m.DocumentRow).where(m.DocumentRow.account_id == account_id)
                                 .order_by(m.DocumentRow.issue_date, m.DocumentRow.created_at)))
-    state = load_state(session, account)
-    statuses = document_statuses(session, rows, state)
-    paid = _allocated(session, [r.number for r in rows if r.kind == "proforma"])
+    paid = paid_by_proforma(session, [r.number for r in rows if r.kind == "proforma"])
+    statuses = document_statuses(session, rows, load_state(session, account), paid)
     return {"account_id": account_id, "documents": [
         document_summary(r, statuses[r.number], nav_status_of(session, r.number, r.kind),
                          paid.get(r.number, Decimal(0)) if r.kind == "proforma" else None) for r in rows]}
@@ -182,8 +184,9 @@ def get_document_row(session: Session, number: str) -> m.DocumentRow:
 def document_view(session: Session, number: str) -> dict:
     row = get_document_row(session, number)
     account = get_account(session, row.account_id)
-    status = document_statuses(session, [row], load_state(session, account))[row.number]
-    paid = _allocated(session, [row.number]).get(row.number, Decimal(0)) if row.kind == "proforma" else None
+    paid_map = paid_by_proforma(session, [row.number] if row.kind == "proforma" else [])
+    status = document_statuses(session, [row], load_state(session, account), paid_map)[row.number]
+    paid = paid_map.get(row.number, Decimal(0)) if row.kind == "proforma" else None
     return {**document_summary(row, status, nav_status_of(session, row.number, row.kind), paid),
             "document": row.body, "content_hash": row.content_hash}
 

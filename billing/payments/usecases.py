@@ -121,15 +121,17 @@ def _pending_payments(session: Session, proforma: m.DocumentRow) -> Decimal:
 
 def open_amount(session: Session, number: str) -> tuple[m.DocumentRow, Decimal]:
     """The proforma and what it still asks for; Conflict when it cannot be paid."""
-    from billing.views import _allocated, document_statuses, get_account, get_document_row
+    from billing.views import document_statuses, get_account, get_document_row, paid_by_proforma
 
     row = get_document_row(session, number)
     if row.kind != "proforma":
         raise Conflict(f"{number} is a {row.kind}; only a proforma can be paid by checkout")
-    status = document_statuses(session, [row], load_state(session, get_account(session, row.account_id)))[number]
+    paid_map = paid_by_proforma(session, [number])
+    state = load_state(session, get_account(session, row.account_id))
+    status = document_statuses(session, [row], state, paid_map)[number]
     if status in ("paid", "void"):
         raise Conflict(f"proforma {number} is {status}")
-    paid = _allocated(session, [number]).get(number, Decimal(0))
+    paid = paid_map.get(number, Decimal(0))
     # Quantised, so the stored session's amount compares equal on SQLite (kept as text) too.
     remaining = (row.gross - paid - _pending_payments(session, row)).quantize(quantum(row.currency))
     if remaining <= 0:

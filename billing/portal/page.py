@@ -36,12 +36,13 @@ def page_model(session: Session, account_id: str, locale: str | None, link: Call
 def _documents(session: Session, account: m.Account, loc: str, link, can_pay: bool) -> list[dict]:
     rows = list(session.scalars(select(m.DocumentRow).where(m.DocumentRow.account_id == account.id)
                                 .order_by(m.DocumentRow.issue_date.desc(), m.DocumentRow.number.desc())))
-    statuses = views.document_statuses(session, rows, load_state(session, account))
+    paid = views.paid_by_proforma(session, [row.number for row in rows if row.kind == "proforma"])
+    statuses = views.document_statuses(session, rows, load_state(session, account), paid)
     words = labels(loc)
     items = []
     for row in rows:
         status = statuses[row.number]
-        remaining = _remaining(session, row) if row.kind == "proforma" else None
+        remaining = max(Decimal(0), row.gross - paid.get(row.number, Decimal(0))) if row.kind == "proforma" else None
         items.append({
             "number": row.number, "kind": words[row.kind], "status": words.get(status, status), "status_key": status,
             "issue_date": fmt_date(row.issue_date, loc), "due_date": fmt_date(row.due_date, loc),
@@ -51,11 +52,6 @@ def _documents(session: Session, account: m.Account, loc: str, link, can_pay: bo
             "pay": link(f"documents/{row.number}/pay") if can_pay and status in PAYABLE and remaining else None,
         })
     return items
-
-
-def _remaining(session: Session, row: m.DocumentRow) -> Decimal:
-    paid = session.scalars(select(m.AllocationRow.amount).where(m.AllocationRow.proforma_number == row.number))
-    return max(Decimal(0), row.gross - sum(paid, Decimal(0)))
 
 
 def _statements(session: Session, account: m.Account, loc: str, link) -> list[dict]:
