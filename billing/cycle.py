@@ -186,6 +186,16 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
     return processed
 
 
+def dry_run(session: Session, account: m.Account, until: date,
+            state: AccountState | None = None) -> tuple[AccountState, r.Outcome]:
+    """What the cycle would do for one account through `until`: the same engine, nothing written."""
+    state = state if state is not None else load_state(session, account)
+    events = [to_domain(e) for e in pending_events(session, account.id, until)]
+    return advance(state, profile_of(account), events, until,
+                   PreviewContext(PriceBook(session), billing_config.cycle_config()),
+                   build_history(session, account, state, events))
+
+
 def build_history(session: Session, account: m.Account, state: AccountState,
                   events: list[r.Event]) -> r.History | None:
     """Only for a late seat or plan event: what the engine needs to re-derive charged days."""

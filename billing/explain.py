@@ -9,10 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import config as billing_config
-from billing.cycle import PreviewContext, PriceBook, build_history, load_state, pending_events, profile_of, to_domain
+from billing.cycle import dry_run
 from billing.db import models as m
-from billing.domain.engine import advance
 from billing.money import approximate, fmt
 from billing.views import get_account, get_document_row, parse_month
 
@@ -87,11 +85,7 @@ def explain_document(session: Session, number: str) -> dict[str, Any]:
 def preview(session: Session, account_id: str, until: date) -> dict[str, Any]:
     """What a cycle run through `until` would post and issue, without writing anything."""
     account = get_account(session, account_id)
-    state = load_state(session, account)
-    events = [to_domain(e) for e in pending_events(session, account_id, until)]
-    ctx = PreviewContext(PriceBook(session), billing_config.cycle_config())
-    new, outcome = advance(state, profile_of(account), events, until, ctx,
-                           build_history(session, account, state, events))
+    new, outcome = dry_run(session, account, until)
     c = account.currency
     return {
         "account_id": account_id, "until": until.isoformat(), "state": new.status,

@@ -10,10 +10,8 @@ from sqlalchemy.orm import Session
 
 from billing import config as billing_config
 from billing.accounts import buyer_of
-from billing.cycle import (PreviewContext, PriceBook, build_history, load_state, pending_events, profile_of,
-                           to_domain)
+from billing.cycle import dry_run, load_state
 from billing.db import models as m
-from billing.domain.engine import advance
 from billing.domain.records import ACCESS
 from billing.domain.state import AccountState
 from billing.errors import InvalidInput, NotFound
@@ -45,13 +43,7 @@ def current_state(session: Session, account: m.Account) -> AccountState:
     horizon = max(d for d in (state.through, last_run) if d) if (state.through or last_run) else latest
     if horizon < account.created_day:
         return state
-    events = [to_domain(e) for e in pending_events(session, account.id, horizon)]
-    if not events and state.through == horizon:
-        return state
-    preview, _ = advance(state, profile_of(account), events, horizon,
-                         PreviewContext(PriceBook(session), billing_config.cycle_config()),
-                         build_history(session, account, state, events))
-    return preview
+    return dry_run(session, account, horizon, state)[0]
 
 
 def account_view(session: Session, account_id: str) -> dict[str, Any]:
