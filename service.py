@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from datetime import date
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +17,7 @@ from billing import auth, views
 from billing.config import Limits
 from billing.cycle import run_cycle
 from billing.db.session import create_schema, make_engine, make_read_factory, make_session_factory
-from billing.errors import BillingError, InvalidInput
+from billing.errors import BillingError
 from billing.progress import progress
 
 log = logging.getLogger("billing.service")
@@ -129,14 +128,6 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
 
     register_all(app, factory, session_dep, principal_dep)
     return app
-
-
-async def read_json(request: Request) -> Any:
-    body = await request.body()
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("the body is not valid JSON", {"errors": [{"field": "", "message": str(exc)}]}) from exc
 
 
 def _cmd_serve(args) -> None:

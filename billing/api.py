@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import dataclasses
 
 from billing import auth, explain, views
-from billing import explain as explain_module
+from billing.http_json import read_json
 from billing.accounts import account_from_event
 from billing.config import Limits
 from billing.dates import budapest_today, parse_day
@@ -37,8 +37,6 @@ def _date(value: str | None, name: str) -> date | None:
 
 
 def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
-    from service import read_json
-
     @app.get("/health", tags=["ops"])
     def health() -> dict:
         return {"status": "ok"}
@@ -108,15 +106,16 @@ def register_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, 
 
     @app.get("/v1/accounts/{account_id}/statements/{month}.pdf", tags=["statements"],
              response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
-    def get_statement_pdf(account_id: str, month: str, locale: str | None = None, explain: int = 0,
+    def get_statement_pdf(account_id: str, month: str, locale: str | None = None,
+                          with_explain: int = Query(0, alias="explain"),
                           principal: auth.Principal = Depends(principal_dep), session: Session = Depends(session_dep)):
         auth.require(principal, "crm", "finance", "customer", account_id=account_id)
         from invoices.pdf import render_statement_pdf
 
         st = views.statement(session, account_id, month)
-        if explain:
-            st = dataclasses.replace(st, explain=tuple(explain_module.explain_month(session, account_id, month)))
-        pdf = render_statement_pdf(st, _locale(locale), explain=bool(explain))
+        if with_explain:
+            st = dataclasses.replace(st, explain=tuple(explain.explain_month(session, account_id, month)))
+        pdf = render_statement_pdf(st, _locale(locale), explain=bool(with_explain))
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="statement-{account_id}-{month}.pdf"'})
 

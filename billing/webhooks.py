@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import auth
+from billing.http_json import read_json
 from billing.db.models import Notice
 from billing.errors import InvalidInput, NotFound
 from billing.webhook_models import DEAD, DELIVERED, PENDING, WebhookDelivery, WebhookEndpoint, ensure_tables
@@ -227,8 +228,6 @@ def _endpoint_input(payload: Any) -> tuple[str, str | None, str | None, bool]:
 
 def register_webhook_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable,
                             principal_dep: Callable) -> None:
-    from service import read_json
-
     ensure_tables(factory.kw["bind"])
 
     @app.post("/v1/webhooks/endpoints", tags=["webhooks"], status_code=201)

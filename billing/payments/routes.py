@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import auth
+from billing.http_json import read_json
 from billing.dates import budapest_today, parse_day
 from billing.errors import InvalidInput, Unavailable
 from billing.payments import usecases
@@ -49,8 +50,6 @@ def _raw_body(content_type: str) -> dict:
 
 def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable,
                             principal_dep: Callable) -> None:
-    from service import read_json
-
     @app.post("/v1/documents/{number}/checkout", tags=["payments"], status_code=201)
     def post_checkout(number: str, principal: auth.Principal = Depends(principal_dep),
                       session: Session = Depends(session_dep)):

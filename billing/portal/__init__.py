@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import auth, views
+from billing.http_json import read_json
 from billing.db.models import DocumentRow
 from billing.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from billing.portal.labels import LOCALES
@@ -103,8 +104,6 @@ def register_portal_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
                                principal: auth.Principal = Depends(principal_dep)) -> dict:
         """`{ttl_minutes?}` (default 120, at most 7 days): a signed link to the account's portal."""
         auth.require(principal, "crm")
-        from service import read_json
-
         raw = await request.body()
         body = await read_json(request) if raw.strip() else {}
         ttl = body.get("ttl_minutes", DEFAULT_TTL_S // 60) if isinstance(body, dict) else None
