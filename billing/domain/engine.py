@@ -228,10 +228,8 @@ def _credit_payment(run: _Run, day: date, event: Event) -> None:
     for proforma in sorted(st.open_proformas(), key=lambda p: (p.issue_date, p.number)):
         if remaining <= 0:
             break
-        share = min(remaining, proforma.unpaid)
-        proforma.paid += share
+        share = _allocate(run, day, event.id, remaining, proforma)
         remaining -= share
-        run.allocations.append(Allocation(event.id, proforma.number, share, day))
         lines.append(DraftLine(f"Seat licences, prepayment per proforma {proforma.number}",
                                Decimal(1), "piece", share, proforma.period_start, proforma.period_end,
                                details={"proforma": proforma.number}))
@@ -317,13 +315,16 @@ def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today
 def _allocate_today(run: _Run, day: date, proforma: ProformaState) -> None:
     """Today's payments that were left over after the older proformas pay the one issued today."""
     for item in run.unallocated_today:
-        event_id, left = item
-        share = min(left, proforma.unpaid)
-        if share <= 0:
-            continue
+        item[1] -= _allocate(run, day, item[0], item[1], proforma)
+
+
+def _allocate(run: _Run, day: date, event_id: str, available: Decimal, proforma: ProformaState) -> Decimal:
+    """Put as much of a payment on a proforma as it still asks for; returns the share."""
+    share = min(available, proforma.unpaid)
+    if share > 0:
         proforma.paid += share
-        item[1] = left - share
         run.allocations.append(Allocation(event_id, proforma.number, share, day))
+    return max(share, Decimal(0))
 
 
 def _proforma_lines(run: _Run, spans, exact_parts, projected: Decimal, seats: int, balance: Decimal,
