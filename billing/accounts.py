@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -50,7 +49,7 @@ def decide_account_vat(country: str, eu_vat_number: str | None) -> dict[str, Any
     except VatError as exc:
         log.warning("VAT number does not match the country: %s", exc)
         treatment, pending = decide_vat(buyer_country="HU", eu_vat_number=None, vies_valid=None), False
-    return {**_jsonable(asdict(treatment)), "pending": pending}
+    return {**_jsonable(treatment), "pending": pending}
 
 
 def account_from_event(event, data) -> Account:
