@@ -5,21 +5,25 @@ state), so a rerun does it exactly once; a rerun after success finds nothing lef
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Callable, Iterable
 
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
 from billing.accounts import buyer_of, retry_pending_vat, vat_of
 from billing.db import models as m
-from billing.db.base import utcnow
+from billing.db.base import JsonText, utcnow
 from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, advance, new_state
 from billing.domain.state import AccountState
@@ -41,11 +45,17 @@ class PriceBook:
         for row in session.scalars(select(m.PlanPrice).order_by(m.PlanPrice.id)):
             self.versions.setdefault(row.plan_code, []).append(row)
 
+        self._terms: dict[tuple[str, date], r.PriceTerms] = {}
+
     def price(self, plan: str, day: date) -> r.PriceTerms:
-        in_force = [v for v in self.versions[plan] if v.effective_from is None or v.effective_from <= day]
-        version = max(in_force, key=lambda v: (v.effective_from or date.min, v.id))
-        return r.PriceTerms(plan, self.plans[plan].currency, version.monthly_seat_price,
-                            version.discount_percent, version.prices_include_vat)
+        terms = self._terms.get((plan, day))  # every account on the plan asks again for the same day
+        if terms is None:
+            in_force = [v for v in self.versions[plan] if v.effective_from is None or v.effective_from <= day]
+            version = max(in_force, key=lambda v: (v.effective_from or date.min, v.id))
+            terms = self._terms[(plan, day)] = r.PriceTerms(
+                plan, self.plans[plan].currency, version.monthly_seat_price, version.discount_percent,
+                version.prices_include_vat)
+        return terms
 
 
 @dataclass
@@ -130,60 +140,242 @@ def chunk_size() -> int:
     return max(1, int(os.environ.get("BILLING_CYCLE_CHUNK", "200")))
 
 
+# Below this many chunks a run stays in this process: starting workers costs more than it saves.
+PARALLEL_MIN_CHUNKS = 10
+
+
+def worker_count(factory: sessionmaker, chunks: int) -> int:
+    """BILLING_CYCLE_WORKERS processes (default 1: this process) for a run of many chunks on a
+    database other processes can open. Not on by default: workers are spawned, and spawning
+    re-imports the caller's main module, which a script without a __main__ guard cannot survive."""
+    url = factory.kw["bind"].url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return 1
+    workers = int(os.environ.get("BILLING_CYCLE_WORKERS", "1") or 1)
+    return max(1, workers) if chunks >= PARALLEL_MIN_CHUNKS else 1
+
+
 def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable], Iterable] | None = None) -> dict:
     with factory() as session:
         ids = accounts_due(session, until)
         prices = PriceBook(session)  # plans change rarely; one read per run, not per account
     size = chunk_size()
     chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
-    processed = 0
-    for chunk in (progress(chunks) if progress else chunks):
-        processed += process_chunk(factory, chunk, until, prices)
+    workers = worker_count(factory, len(chunks))
+    if workers > 1 and len(chunks) > 1:
+        processed = _run_in_workers(factory, chunks, until, min(workers, len(chunks)), progress)
+    else:
+        processed = sum(process_chunk(factory, chunk, until, prices)
+                        for chunk in (progress(chunks) if progress else chunks))
     with factory.begin() as session:
         session.add(m.CycleRun(until=until, accounts=processed))
     return {"until": until.isoformat(), "accounts_processed": processed}
 
 
-def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, prices: PriceBook | None = None) -> int:
+def _run_in_workers(factory: sessionmaker, chunks: list[list[str]], until: date, workers: int,
+                    progress: Callable[[Iterable], Iterable] | None) -> int:
+    """The chunks spread over worker processes. Each chunk is still its own transaction under its
+    accounts' locks (process_chunk), so workers never process an account twice, and a failure
+    stops the run with every finished chunk kept: a rerun does the rest, as in one process."""
+    url = factory.kw["bind"].url.render_as_string(hide_password=False)
+    # spawn, not fork: the caller may be a server with threads and open connections.
+    spawn = multiprocessing.get_context("spawn")
+    # SQLite has one writer: the workers pass the write turn by a lock of their own, at once,
+    # rather than through SQLite's busy handler, which sleeps up to 100 ms between tries.
+    turn = spawn.Lock() if factory.kw["bind"].dialect.name == "sqlite" else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn,
+                             initializer=_worker_start, initargs=(url, turn)) as pool:
+        futures = [pool.submit(_worker_chunk, chunk, until) for chunk in chunks]
+        processed = 0
+        try:
+            for future in (progress(as_completed(futures)) if progress else as_completed(futures)):
+                processed += future.result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return processed
+
+
+_worker: dict = {}
+
+
+def _worker_start(url: str, write_turn) -> None:
+    from billing.db.session import make_engine, make_session_factory
+
+    _worker["factory"] = factory = make_session_factory(make_engine(url))
+    _worker["prices"] = _price_book(factory)
+    _worker["write_turn"] = write_turn
+
+
+def _worker_chunk(account_ids: list[str], until: date) -> int:
+    return process_chunk(_worker["factory"], account_ids, until, _worker["prices"], _worker["write_turn"])
+
+
+def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, prices: PriceBook | None = None,
+                  write_turn=None) -> int:
     """Advance a few hundred accounts in one transaction: all of them or none, so a crash at any
-    line leaves each account either fully processed or untouched, and a rerun does the rest."""
-    with factory.begin() as session:
+    line leaves each account either fully processed or untouched, and a rerun does the rest.
+
+    The pure work is prepared first from a plain read, outside the write lock (so several workers
+    can compute at once, even on SQLite); the write transaction then stores a prepared step only
+    if the account, its state version and its pending events are still exactly what it was prepared
+    from. Any other account, and any step that would number a document, is done under the lock."""
+    prices = prices or _price_book(factory)
+    prepared = _prepare(factory, account_ids, until, prices)
+    with write_turn or contextlib.nullcontext(), factory.begin() as session:
         # FOR UPDATE on the account rows, always in id order: two cycle runs (or API processes)
         # started at once serialise per account without deadlocking, so no day is charged twice;
         # on SQLite the BEGIN IMMEDIATE lock does the same.
-        accounts = session.scalars(select(m.Account).where(m.Account.id.in_(account_ids))
-                                   .order_by(m.Account.id).with_for_update()).all()
-        rows = {row.account_id: row for row in session.scalars(
-            select(m.AccountStateRow).where(m.AccountStateRow.account_id.in_(account_ids)))}
-        pending: dict[str, list[m.Event]] = {}
-        for event in session.scalars(select(m.Event).where(
-                m.Event.account_id.in_(account_ids), m.Event.applied.is_(False), m.Event.day <= until
-        ).order_by(m.Event.seq)):
-            pending.setdefault(event.account_id, []).append(event)
-        ctx = DbContext(session, prices or PriceBook(session), billing_config.cycle_config())
+        accounts, versions, _, pending = _read_chunk(session, account_ids, until, lock=True)
         session.info["posting_buffer"] = []
-        applied: list[int] = []
-        processed = 0
+        ready, locked_ids = [], []
         for account in accounts:
-            retry_pending_vat(account)
-            row = rows.get(account.id)
-            state = AccountState.from_json(row.state) if row else new_state(profile_of(account), account.plan)
-            events = pending.get(account.id, [])
-            if state.through is not None and state.through >= until and not events:
-                continue
-            domain_events = [to_domain(e) for e in events]
-            history = build_history(session, account, state, domain_events)
-            new, outcome = advance(state, profile_of(account), domain_events, until, ctx, history)
-            persist_outcome(session, account, outcome)
-            applied += [e.seq for e in events]
-            save_state(session, account.id, new, row if row is not None else NEW_ROW)
-            processed += 1
+            step = prepared.get(account.id)
+            if step is None or step.key != _key(account, versions.get(account.id), pending.get(account.id, ())):
+                locked_ids.append(account.id)
+            elif step.state is not None:
+                ready.append((account, step))
+        for account, step in ready:
+            persist_outcome(session, account, step.outcome, step.postings)
+        save_states(session, [(account.id, step.state, step.stored, step.state_json) for account, step in ready])
+        applied = [seq for _, step in ready for seq in step.seqs]
+        ctx = DbContext(session, prices, billing_config.cycle_config())
+        locked_applied = _process_locked(session, ctx, locked_ids, until) if locked_ids else []
         flush_postings(session)
         ctx.write_counters()
+        applied += [seq for seqs in locked_applied for seq in seqs]
         if applied:
             session.execute(update(m.Event).where(m.Event.seq.in_(applied)).values(applied=True),
                             execution_options={"synchronize_session": False})
-    return processed
+    return len(ready) + len(locked_applied)
+
+
+class NeedsLock(Exception):
+    """The step would number a document: numbers are taken only under the write lock."""
+
+
+@dataclass
+class PrepareContext:
+    prices: PriceBook
+    config: r.CycleConfig
+
+    def price(self, plan: str, day: date) -> r.PriceTerms:
+        if plan not in self.prices.versions:  # a plan defined after this run began
+            raise NeedsLock(plan)
+        return self.prices.price(plan, day)
+
+    def allocate_number(self, kind: str, day: date) -> str:
+        raise NeedsLock(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    key: tuple            # what the step was computed from (see _key)
+    state: AccountState | None  # None: nothing to do for this account
+    outcome: r.Outcome | None
+    stored: bool          # the account had a state row
+    seqs: tuple[int, ...]
+    postings: list[tuple[dict, list[dict]]] | None = None  # posting_rows of the outcome
+    state_json: str | None = None  # the new state as stored
+
+
+# What a cycle step reads from the account row (profile_of, new_state, build_history).
+_ACCOUNT_FACTS = (m.Account.id, m.Account.currency, m.Account.country, m.Account.terms, m.Account.trial_days,
+                  m.Account.created_day, m.Account.vat, m.Account.plan)
+
+
+def _key(account, version: int | None, events) -> tuple:
+    return tuple(account), version, tuple(e.seq for e in events)
+
+
+def _read_chunk(session: Session, account_ids: list[str], until: date, lock: bool):
+    """(account facts in id order, state versions, state JSON, pending events by account); under
+    the lock only what _key compares."""
+    query = select(*_ACCOUNT_FACTS).where(m.Account.id.in_(account_ids)).order_by(m.Account.id)
+    accounts = session.execute(query.with_for_update() if lock else query).all()
+    states_table, events_table = m.AccountStateRow.__table__, m.Event.__table__
+    columns = (states_table.c.account_id, states_table.c.version) + (() if lock else (states_table.c.state,))
+    versions, states = {}, {}
+    for row in session.execute(select(*columns).where(states_table.c.account_id.in_(account_ids))):
+        versions[row.account_id] = row.version
+        if not lock:
+            states[row.account_id] = row.state
+    event_columns = (events_table.c.seq, events_table.c.account_id) if lock else tuple(events_table.c)
+    pending: dict[str, list] = {}
+    for event in session.execute(select(*event_columns).where(
+            events_table.c.account_id.in_(account_ids), events_table.c.applied.is_(False),
+            events_table.c.day <= until).order_by(events_table.c.seq)):
+        pending.setdefault(event.account_id, []).append(event)
+    return accounts, versions, states, pending
+
+
+def _prepare(factory: sessionmaker, account_ids: list[str], until: date, prices: PriceBook) -> dict[str, _Step]:
+    ctx = PrepareContext(prices, billing_config.cycle_config())
+    steps: dict[str, _Step] = {}
+    with _reader(factory)() as session:
+        accounts, versions, states, pending = _read_chunk(session, account_ids, until, lock=False)
+    for account in accounts:
+        if (account.vat or {}).get("pending"):
+            continue  # VIES is asked again under the lock (retry_pending_vat)
+        events = pending.get(account.id, [])
+        key = _key(account, versions.get(account.id), events)
+        stored = states.get(account.id)
+        state = AccountState.from_json(stored) if stored is not None else new_state(profile_of(account), account.plan)
+        if state.through is not None and state.through >= until and not events:
+            steps[account.id] = _Step(key, None, None, stored is not None, ())
+            continue
+        if state.through is not None and any(e.day <= state.through for e in events):
+            continue  # a late event reads the account's history: done under the lock
+        try:
+            new, outcome = advance(state, profile_of(account), [to_domain(e) for e in events], until, ctx)
+        except NeedsLock:
+            continue
+        if outcome.documents or outcome.refunds or outcome.allocations:
+            continue
+        now = utcnow()
+        steps[account.id] = _Step(key, new, outcome, stored is not None, tuple(e.seq for e in events),
+                                  [posting_rows(p, now) for p in outcome.postings], json.dumps(new.to_json()))
+    return steps
+
+
+def _process_locked(session: Session, ctx: "DbContext", account_ids: list[str], until: date) -> list[list[int]]:
+    """The whole step under the lock, for the accounts _prepare could not do: the applied event
+    seqs of each account processed."""
+    accounts = session.scalars(select(m.Account).where(m.Account.id.in_(account_ids))
+                               .order_by(m.Account.id).with_for_update()).all()
+    rows = {row.account_id: row for row in session.scalars(
+        select(m.AccountStateRow).where(m.AccountStateRow.account_id.in_(account_ids)))}
+    pending: dict[str, list[m.Event]] = {}
+    for event in session.scalars(select(m.Event).where(
+            m.Event.account_id.in_(account_ids), m.Event.applied.is_(False), m.Event.day <= until
+    ).order_by(m.Event.seq)):
+        pending.setdefault(event.account_id, []).append(event)
+    applied: list[list[int]] = []
+    for account in accounts:
+        retry_pending_vat(account)
+        row = rows.get(account.id)
+        state = AccountState.from_json(row.state) if row else new_state(profile_of(account), account.plan)
+        events = pending.get(account.id, [])
+        if state.through is not None and state.through >= until and not events:
+            continue
+        domain_events = [to_domain(e) for e in events]
+        history = build_history(session, account, state, domain_events)
+        new, outcome = advance(state, profile_of(account), domain_events, until, ctx, history)
+        persist_outcome(session, account, outcome)
+        save_state(session, account.id, new, row if row is not None else NEW_ROW)
+        applied.append([e.seq for e in events])
+    return applied
+
+
+def _reader(factory: sessionmaker) -> sessionmaker:
+    """Sessions of the same engine that only read: on SQLite they do not take the write lock."""
+    bind = factory.kw["bind"]
+    return sessionmaker(bind.execution_options(billing_read_only=True), expire_on_commit=False)
+
+
+def _price_book(factory: sessionmaker) -> PriceBook:
+    with factory() as session:
+        return PriceBook(session)
 
 
 def dry_run(session: Session, account: m.Account, until: date,
@@ -240,14 +432,38 @@ def save_state(session: Session, account_id: str, state: AccountState, row=None)
     row = row if row is not None else session.get(m.AccountStateRow, account_id)
     if row is NEW_ROW or row is None:
         session.add(m.AccountStateRow(account_id=account_id, through=state.through, status=state.status,
-                                      state=state.to_json()))
+                                      state=state.to_json(), version=1))
     else:
         row.through, row.status, row.state = state.through, state.status, state.to_json()
+        row.version = (row.version or 0) + 1
+        row.updated_at = utcnow()
 
 
-def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) -> list[Document]:
-    for posting in outcome.postings:
-        add_posting(session, posting)
+def save_states(session: Session, states: list[tuple[str, AccountState, bool, str]]) -> None:
+    """Many accounts' states at once (account id, state, whether a row is stored, the state as
+    JSON text): two executemany."""
+    table, now = m.AccountStateRow.__table__, utcnow()
+    changed = [{"b_id": account_id, "b_through": state.through, "b_status": state.status, "b_state": text,
+                "b_now": now} for account_id, state, stored, text in states if stored]
+    if changed:
+        session.execute(update(table).where(table.c.account_id == bindparam("b_id")).values(
+            through=bindparam("b_through"), status=bindparam("b_status"),
+            state=bindparam("b_state", type_=JsonText), updated_at=bindparam("b_now"),
+            version=table.c.version + 1), changed)
+    new = [{"account_id": account_id, "through": state.through, "status": state.status, "state_json": text,
+            "updated_at": now, "version": 1} for account_id, state, stored, text in states if not stored]
+    if new:
+        session.execute(insert(table).values(state=bindparam("state_json", type_=JsonText)), new)
+
+
+def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome,
+                    prepared_postings: list[tuple[dict, list[dict]]] | None = None) -> list[Document]:
+    """Store what a step produced; `prepared_postings` are its postings already made rows."""
+    if prepared_postings is None:
+        for posting in outcome.postings:
+            add_posting(session, posting)
+    else:
+        session.info["posting_buffer"].extend(prepared_postings)
     issued = [issue_document(session, account, draft) for draft in outcome.documents]
     for allocation in outcome.allocations:
         session.add(m.AllocationRow(payment_event_id=allocation.payment_event_id,
@@ -266,12 +482,24 @@ def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) ->
 def add_posting(session: Session, posting: r.Posting) -> None:
     """Book one balanced entry. Inside a cycle chunk the entries wait in a buffer and are written
     together (flush_postings) in the same transaction; elsewhere they are written at once."""
-    assert sum(amount for _, amount in posting.legs) == 0, "a journal entry must balance"
+    rows = posting_rows(posting)
     buffer = session.info.get("posting_buffer")
     if buffer is None:
-        _write_postings(session, [posting])
+        _write_postings(session, [rows])
     else:
-        buffer.append(posting)
+        buffer.append(rows)
+
+
+def posting_rows(posting: r.Posting, now: datetime | None = None) -> tuple[dict, list[dict]]:
+    """The journal entry row (its details already JSON text) and its legs' rows, still without
+    the entry id: made before the write transaction where they can be."""
+    assert sum(amount for _, amount in posting.legs) == 0, "a journal entry must balance"
+    entry = {"account_id": posting.account_id, "day": posting.day, "kind": posting.kind, "amount": posting.amount,
+             "currency": posting.currency, "event_id": posting.event_id, "document_number": posting.document_number,
+             "details_json": json.dumps(posting.details), "created_at": now or utcnow()}
+    legs = [{"ledger_account": account, "amount": amount, "currency": posting.currency, "day": posting.day}
+            for account, amount in posting.legs]
+    return entry, legs
 
 
 def flush_postings(session: Session) -> None:
@@ -280,27 +508,23 @@ def flush_postings(session: Session) -> None:
         _write_postings(session, buffer)
 
 
-def _write_postings(session: Session, postings: list[r.Posting]) -> None:
-    now = utcnow()
+def _write_postings(session: Session, postings: list[tuple[dict, list[dict]]]) -> None:
     # Core inserts (the ORM's per-row bookkeeping costs more than the insert itself here).
     entries, legs = m.JournalEntry.__table__, m.PostingRow.__table__
-    rows = [{"account_id": p.account_id, "day": p.day, "kind": p.kind, "amount": p.amount, "currency": p.currency,
-             "event_id": p.event_id, "document_number": p.document_number, "details": p.details, "created_at": now}
-            for p in postings]
-    entry_ids = _insert_entries(session, entries, rows)
-    session.execute(insert(legs), [
-        {"entry_id": entry_id, "ledger_account": account, "amount": amount, "currency": p.currency, "day": p.day}
-        for entry_id, p in zip(entry_ids, postings) for account, amount in p.legs])
+    entry_ids = _insert_entries(session, entries, [entry for entry, _ in postings])
+    session.execute(insert(legs), [{"entry_id": entry_id, **leg}
+                                   for entry_id, (_, entry_legs) in zip(entry_ids, postings) for leg in entry_legs])
 
 
 def _insert_entries(session: Session, entries, rows: list[dict]) -> list[int]:
     """Insert journal entries in order and return their ids, in one statement per batch."""
+    statement = insert(entries).values(details=bindparam("details_json", type_=JsonText))
     if session.get_bind().dialect.name != "sqlite":
-        return list(session.scalars(insert(entries).returning(entries.c.id, sort_by_parameter_order=True), rows))
+        return list(session.scalars(statement.returning(entries.c.id, sort_by_parameter_order=True), rows))
     # SQLite cannot promise the order of RETURNING rows, so SQLAlchemy would insert row by row.
     # This transaction holds SQLite's only write lock (BEGIN IMMEDIATE) and an INTEGER PRIMARY KEY
     # takes max(id) + 1 for each new row, so the ids of one executemany are the last n, in order.
-    session.execute(insert(entries), rows)
+    session.execute(statement, rows)
     last = session.scalar(select(func.max(entries.c.id)))
     return list(range(last - len(rows) + 1, last + 1))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 
 # ISO 4217 minor units for the currencies we expect; anything else defaults to 2.
 _MINOR_UNITS = {"HUF": 0, "EUR": 2, "RON": 2, "USD": 2, "GBP": 2, "CHF": 2, "JPY": 0, "PLN": 2, "CZK": 2}
@@ -18,6 +19,7 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS.get(currency, 2)
 
 
+@lru_cache(maxsize=None)
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from decimal import Decimal
 
-from sqlalchemy import DateTime, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -71,3 +71,14 @@ class ExactDecimal(TypeDecorator):
         if value is None:
             return None
         return Decimal(value)
+
+
+class JsonText(TypeDecorator):
+    """A value for a JSON column that is already JSON text (json.dumps of it), bound as it is: the
+    cycle serialises outside its write transaction. The column stays JSON (PostgreSQL casts to it)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect):
+        return None

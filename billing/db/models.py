@@ -85,6 +85,8 @@ class AccountStateRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    # Raised by every write: a step prepared from an older version is not written (billing/cycle.py).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class JournalEntry(Base):

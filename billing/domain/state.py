@@ -2,7 +2,7 @@
 run costs days-since-last-run, never the whole history. It can always be rebuilt by replay."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -66,10 +66,13 @@ class AccountState:
 
     def copy(self) -> "AccountState":
         # The nested records are the only mutable parts; Decimal, Fraction and date are immutable.
-        return replace(self, active_users=list(self.active_users),
-                       proformas=[replace(p) for p in self.proformas],
-                       payments=[replace(p) for p in self.payments],
-                       invoices=[replace(i) for i in self.invoices])
+        # Copied through __dict__: dataclasses.replace re-runs __init__, and every run copies once.
+        clone = _shallow(self)
+        clone.active_users = list(self.active_users)
+        clone.proformas = [_shallow(p) for p in self.proformas]
+        clone.payments = [_shallow(p) for p in self.payments]
+        clone.invoices = [_shallow(i) for i in self.invoices]
+        return clone
 
     def open_proformas(self) -> list[ProformaState]:
         return [p for p in self.proformas if not p.void and p.unpaid > 0]
@@ -79,58 +82,67 @@ class AccountState:
         return min(overdue, key=lambda p: (p.due_date, p.issue_date, p.number)) if overdue else None
 
     def to_json(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["proformas"] = [_record(p) for p in self.proformas]
-        data["payments"] = [_record(p) for p in self.payments]
-        data["invoices"] = [_record(i) for i in self.invoices]
-        return _encode(data)
+        """Field by field, not by reflection: a cycle run encodes every account's state once."""
+        return {
+            "account_id": self.account_id, "status": self.status,
+            "conversion_day": self.conversion_day.isoformat(), "plan": self.plan,
+            "through": _date_text(self.through), "active_users": list(self.active_users),
+            "balance": str(self.balance), "month": self.month,
+            "month_exact": str(self.month_exact), "month_list_exact": str(self.month_list_exact),
+            "month_posted": str(self.month_posted), "charged_since_conversion": str(self.charged_since_conversion),
+            "paid_ever": self.paid_ever, "terminated_on": _date_text(self.terminated_on),
+            "expired_on": _date_text(self.expired_on),
+            "proformas": [{"number": p.number, "issue_date": p.issue_date.isoformat(),
+                           "due_date": p.due_date.isoformat(), "amount": str(p.amount), "paid": str(p.paid),
+                           "first": p.first, "void": p.void, "period_start": _date_text(p.period_start),
+                           "period_end": _date_text(p.period_end)} for p in self.proformas],
+            "payments": [{"event_id": p.event_id, "external_id": p.external_id, "method": p.method,
+                          "amount": str(p.amount), "refunded": str(p.refunded)} for p in self.payments],
+            "invoices": [{"number": i.number, "gross": str(i.gross), "credited": str(i.credited),
+                          "modifications": i.modifications} for i in self.invoices],
+        }
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> "AccountState":
-        raw = _decode(data)
-        raw["proformas"] = [ProformaState(**p) for p in raw["proformas"]]
-        raw["payments"] = [PaymentState(**p) for p in raw["payments"]]
-        raw["invoices"] = [InvoiceState(**i) for i in raw["invoices"]]
-        # A field an older version stored and this one no longer has is dropped: the state is a
-        # projection, rebuilt by replay if anything that matters were missing.
-        known = {f.name for f in fields(AccountState)}
-        return AccountState(**{k: v for k, v in raw.items() if k in known})
+        # A key an older version stored and this one no longer has is ignored, a missing one takes
+        # its default: the state is a projection, rebuilt by replay if anything that matters were missing.
+        get = data.get
+        return AccountState(
+            account_id=data["account_id"], status=data["status"],
+            conversion_day=date.fromisoformat(data["conversion_day"]), plan=data["plan"],
+            through=_date_or_none(get("through")), active_users=list(get("active_users") or ()),
+            balance=Decimal(get("balance", "0")), month=get("month"),
+            month_exact=_fraction(get("month_exact", "0")), month_list_exact=_fraction(get("month_list_exact", "0")),
+            month_posted=Decimal(get("month_posted", "0")),
+            charged_since_conversion=Decimal(get("charged_since_conversion", "0")),
+            paid_ever=bool(get("paid_ever", False)), terminated_on=_date_or_none(get("terminated_on")),
+            expired_on=_date_or_none(get("expired_on")),
+            proformas=[ProformaState(p["number"], date.fromisoformat(p["issue_date"]), date.fromisoformat(p["due_date"]),
+                                     Decimal(p["amount"]), Decimal(p.get("paid", "0")), bool(p.get("first", False)),
+                                     bool(p.get("void", False)), _date_or_none(p.get("period_start")),
+                                     _date_or_none(p.get("period_end"))) for p in get("proformas") or ()],
+            payments=[PaymentState(p["event_id"], p.get("external_id"), p["method"], Decimal(p["amount"]),
+                                   Decimal(p.get("refunded", "0"))) for p in get("payments") or ()],
+            invoices=[InvoiceState(i["number"], Decimal(i["gross"]), Decimal(i.get("credited", "0")),
+                                   int(i.get("modifications", 0))) for i in get("invoices") or ()],
+        )
 
 
-def _record(value) -> dict[str, Any]:
-    return {f.name: getattr(value, f.name) for f in fields(value)}
+def _shallow(record):
+    clone = object.__new__(type(record))
+    clone.__dict__.update(record.__dict__)
+    return clone
 
 
-_DATE_KEYS = {"conversion_day", "through", "terminated_on", "expired_on", "issue_date", "due_date",
-              "period_start", "period_end"}
-_DECIMAL_KEYS = {"balance", "month_posted", "charged_since_conversion", "amount", "paid", "refunded",
-                 "gross", "credited"}
-_FRACTION_KEYS = {"month_exact", "month_list_exact"}
+def _date_text(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, (Decimal, Fraction)):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def _date_or_none(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
-def _decode(value: Any, key: str | None = None) -> Any:
-    if isinstance(value, dict):
-        return {k: _decode(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if value is None:
-        return None
-    if key in _DATE_KEYS:
-        return date.fromisoformat(value)
-    if key in _DECIMAL_KEYS:
-        return Decimal(value)
-    if key in _FRACTION_KEYS:
-        return Fraction(value)
-    return value
+def _fraction(text: str) -> Fraction:
+    """"n/d" or "n" as str(Fraction) writes them; two ints parse much faster than Fraction(text)."""
+    numerator, _, denominator = text.partition("/")
+    return Fraction(int(numerator), int(denominator)) if denominator else Fraction(int(numerator))

@@ -1,0 +1,117 @@
+"""The cycle prepares each account's step outside the write lock and writes it only if nothing it
+was computed from has changed; several worker processes give the same ledger as one."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+import billing.cycle as cycle
+from billing.accounts import account_from_event
+from billing.db import models as m
+from billing.events import ingest
+from tests.e2e.conftest import ADMIN, Api
+from tests.hardening.conftest import ledger_invariants
+from tests.hardening.test_faults import UNTIL, _post_story, assert_gapless, assert_one_charge_per_account_day
+
+
+@pytest.fixture
+def app_on(db_url, monkeypatch):
+    monkeypatch.setenv("BILLING_ADMIN_KEY", ADMIN)
+    for name in ("VIES_URL", "MNB_URL", "STRIPE_API_KEY", "NAV_LOGIN"):
+        monkeypatch.delenv(name, raising=False)
+    from service import create_app
+
+    app = create_app(db_url)
+    with TestClient(app) as client:
+        _post_story(Api(client))
+    yield app
+    app.state.engine.dispose()
+
+
+def _without_numbers(factory) -> dict:
+    """The ledger and documents, leaving out what depends on processing order (document numbers)."""
+    with factory() as session:
+        entries = sorted((e.account_id or "", e.day, e.kind, e.amount)
+                         for e in session.scalars(select(m.JournalEntry)))
+        documents = sorted((d.kind, d.account_id, d.issue_date, d.gross, d.net, d.vat)
+                           for d in session.scalars(select(m.DocumentRow)))
+        states = {s.account_id: (s.through, s.status, s.state["balance"])
+                  for s in session.scalars(select(m.AccountStateRow))}
+    return {"entries": entries, "documents": documents, "states": states}
+
+
+def test_two_worker_processes_give_the_ledger_of_one(app_on, db_url, tmp_path, monkeypatch):
+    from service import create_app
+
+    serial = create_app(f"sqlite:///{tmp_path / 'serial.db'}")
+    with TestClient(serial) as client:
+        _post_story(Api(client))
+    cycle.run_cycle(serial.state.factory, UNTIL)
+    expected = _without_numbers(serial.state.factory)
+    serial.state.engine.dispose()
+
+    monkeypatch.setenv("BILLING_CYCLE_WORKERS", "2")
+    monkeypatch.setenv("BILLING_CYCLE_CHUNK", "1")
+    monkeypatch.setattr(cycle, "PARALLEL_MIN_CHUNKS", 1)
+    factory = app_on.state.factory
+    assert cycle.worker_count(factory, 3) == 2
+    assert cycle.run_cycle(factory, date(2026, 3, 31))["accounts_processed"] == 3
+    assert cycle.run_cycle(factory, UNTIL)["accounts_processed"] == 3
+    assert _without_numbers(factory) == expected
+    with factory() as session:
+        assert_gapless(list(session.scalars(select(m.DocumentRow.number))))
+    assert_one_charge_per_account_day(factory)
+    ledger_invariants(factory)
+
+
+def _charge(factory, account: str, day: date) -> m.JournalEntry:
+    with factory() as session:
+        return session.scalars(select(m.JournalEntry).where(
+            m.JournalEntry.account_id == account, m.JournalEntry.day == day, m.JournalEntry.kind == "charge")).one()
+
+
+def test_an_event_arriving_after_the_step_was_prepared_is_charged_under_the_lock(app_on, monkeypatch):
+    factory = app_on.state.factory
+    cycle.run_cycle(factory, date(2026, 4, 1))
+    real_prepare = cycle._prepare
+
+    def prepare_then_event_arrives(*args, **kwargs):
+        steps = real_prepare(*args, **kwargs)
+        assert "cora" in steps and steps["cora"].state is not None, "cora's ordinary day is prepared"
+        with factory.begin() as session:
+            ingest(session, [{"id": "late-seat", "type": "seat.activated", "account_id": "cora",
+                              "occurred_at": "2026-04-02T09:00:00+02:00", "data": {"user_id": "u4"}}],
+                   account_from_event)
+        return steps
+
+    monkeypatch.setattr(cycle, "_prepare", prepare_then_event_arrives)
+    cycle.run_cycle(factory, date(2026, 4, 2))
+    assert _charge(factory, "cora", date(2026, 4, 2)).details["seats"] == 4
+    with factory() as session:
+        assert session.scalars(select(m.Event.applied).where(m.Event.id == "late-seat")).one() is True
+    ledger_invariants(factory)
+
+
+def test_a_step_another_worker_wrote_first_is_not_written_again(app_on, monkeypatch):
+    factory = app_on.state.factory
+    cycle.run_cycle(factory, date(2026, 4, 1))
+    real_prepare = cycle._prepare
+    raced = []
+
+    def prepare_while_another_worker_finishes(factory_, ids, until, prices):
+        steps = real_prepare(factory_, ids, until, prices)
+        if not raced:
+            raced.append(ids)
+            monkeypatch.setattr(cycle, "_prepare", real_prepare)
+            assert cycle.process_chunk(factory_, ids, until, prices) == len(ids)  # the other worker
+        return steps
+
+    monkeypatch.setattr(cycle, "_prepare", prepare_while_another_worker_finishes)
+    assert cycle.run_cycle(factory, date(2026, 4, 2))["accounts_processed"] == 0
+    assert raced
+    assert_one_charge_per_account_day(factory)
+    assert _charge(factory, "cora", date(2026, 4, 2)).details["seats"] == 3
+    ledger_invariants(factory)
