@@ -217,9 +217,10 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
     line leaves each account either fully processed or untouched, and a rerun does the rest.
 
     The pure work is prepared first from a plain read, outside the write lock (so several workers
-    can compute at once, even on SQLite); the write transaction then stores a prepared step only
-    if the account, its state version and its pending events are still exactly what it was prepared
-    from. Any other account, and any step that would number a document, is done under the lock."""
+    can compute at once, even on SQLite). The write transaction then uses what was read and
+    prepared only if the account, its state version and its pending events are still exactly
+    what they were; anything else is read again. A step that numbers a document (or reads the
+    account's history for a late event) is computed under the lock."""
     prices = prices or _price_book(factory)
     prepared = _prepare(factory, account_ids, until, prices)
     with write_turn or contextlib.nullcontext(), factory.begin() as session:
@@ -227,27 +228,34 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
         # started at once serialise per account without deadlocking, so no day is charged twice;
         # on SQLite the BEGIN IMMEDIATE lock does the same.
         accounts, versions, _, pending = _read_chunk(session, account_ids, until, lock=True)
-        session.info["posting_buffer"] = []
-        ready, locked_ids = [], []
+        session.info["posting_buffer"], session.info["row_buffer"] = [], {}
+        ready, locked = [], []
         for account in accounts:
-            step = prepared.get(account.id)
-            if step is None or step.key != _key(account, versions.get(account.id), pending.get(account.id, ())):
-                locked_ids.append(account.id)
-            elif step.state is not None:
-                ready.append((account, step))
-        for account, step in ready:
+            snapshot, step = prepared.get(account.id, (None, None))
+            if snapshot is None or snapshot.key != _key(account, versions.get(account.id),
+                                                          pending.get(account.id, ())):
+                locked.append((account.id, None))
+            elif step is not None:
+                ready.append((account, snapshot, step))
+            elif not snapshot.idle:
+                locked.append((account.id, snapshot))
+        for account, _, step in ready:
             persist_outcome(session, account, step.outcome, step.postings)
-        save_states(session, [(account.id, step.state, step.stored, step.state_json) for account, step in ready])
-        applied = [seq for _, step in ready for seq in step.seqs]
+        saved = [(account.id, step.state, snapshot.stored, step.state_json) for account, snapshot, step in ready]
+        applied = [seq for _, snapshot, _ in ready for seq in snapshot.seqs]
         ctx = DbContext(session, prices, billing_config.cycle_config())
-        locked_applied = _process_locked(session, ctx, locked_ids, until) if locked_ids else []
+        if locked:
+            locked_saved, locked_applied = _process_locked(session, ctx, locked, until)
+            saved += locked_saved
+            applied += locked_applied
+        save_states(session, saved)
         flush_postings(session)
+        flush_rows(session)
         ctx.write_counters()
-        applied += [seq for seqs in locked_applied for seq in seqs]
         if applied:
             session.execute(update(m.Event).where(m.Event.seq.in_(applied)).values(applied=True),
                             execution_options={"synchronize_session": False})
-    return len(ready) + len(locked_applied)
+    return len(saved)
 
 
 class NeedsLock(Exception):
@@ -269,14 +277,25 @@ class PrepareContext:
 
 
 @dataclass(frozen=True, slots=True)
-class _Step:
-    key: tuple            # what the step was computed from (see _key)
-    state: AccountState | None  # None: nothing to do for this account
-    outcome: r.Outcome | None
-    stored: bool          # the account had a state row
-    seqs: tuple[int, ...]
-    postings: list[tuple[dict, list[dict]]] | None = None  # posting_rows of the outcome
-    state_json: str | None = None  # the new state as stored
+class _Snapshot:
+    """An account's step inputs as read: the state before, the pending events."""
+    key: tuple            # what they were read from (see _key)
+    state: AccountState   # never changed: advance works on a copy
+    events: tuple[r.Event, ...]
+    stored: bool          # the account has a state row
+    idle: bool            # processed through the day already, nothing pending
+
+    @property
+    def seqs(self) -> list[int]:
+        return [e.seq for e in self.events]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    state: AccountState
+    outcome: r.Outcome
+    postings: list[tuple[dict, list[dict]]]  # posting_rows of the outcome
+    state_json: str                          # the new state as stored
 
 
 # What a cycle step reads from the account row (profile_of, new_state, build_history).
@@ -309,62 +328,70 @@ def _read_chunk(session: Session, account_ids: list[str], until: date, lock: boo
     return accounts, versions, states, pending
 
 
-def _prepare(factory: sessionmaker, account_ids: list[str], until: date, prices: PriceBook) -> dict[str, _Step]:
-    ctx = PrepareContext(prices, billing_config.cycle_config())
-    steps: dict[str, _Step] = {}
-    with _reader(factory)() as session:
-        accounts, versions, states, pending = _read_chunk(session, account_ids, until, lock=False)
+def _snapshots(session: Session, account_ids: list[str], until: date) -> dict[str, _Snapshot]:
+    accounts, versions, states, pending = _read_chunk(session, account_ids, until, lock=False)
+    snapshots = {}
     for account in accounts:
-        if (account.vat or {}).get("pending"):
-            continue  # VIES is asked again under the lock (retry_pending_vat)
         events = pending.get(account.id, [])
-        key = _key(account, versions.get(account.id), events)
         stored = states.get(account.id)
         state = AccountState.from_json(stored) if stored is not None else new_state(profile_of(account), account.plan)
-        if state.through is not None and state.through >= until and not events:
-            steps[account.id] = _Step(key, None, None, stored is not None, ())
+        idle = state.through is not None and state.through >= until and not events
+        snapshots[account.id] = _Snapshot(_key(account, versions.get(account.id), events), state,
+                                          tuple(to_domain(e) for e in events), stored is not None, idle)
+    return snapshots
+
+
+def _prepare(factory: sessionmaker, account_ids: list[str], until: date,
+             prices: PriceBook) -> dict[str, tuple[_Snapshot, _Prepared | None]]:
+    ctx = PrepareContext(prices, billing_config.cycle_config())
+    with _reader(factory)() as session:
+        profiles = {a.id: profile_of(a) for a in session.execute(
+            select(*_ACCOUNT_FACTS).where(m.Account.id.in_(account_ids))) if not (a.vat or {}).get("pending")}
+        snapshots = _snapshots(session, account_ids, until)
+    prepared: dict[str, tuple[_Snapshot, _Prepared | None]] = {}
+    for account_id, snapshot in snapshots.items():
+        prepared[account_id] = (snapshot, None)
+        state, profile = snapshot.state, profiles.get(account_id)
+        if snapshot.idle or profile is None:  # VIES pending: asked again under the lock
             continue
-        if state.through is not None and any(e.day <= state.through for e in events):
+        if state.through is not None and any(e.day <= state.through for e in snapshot.events):
             continue  # a late event reads the account's history: done under the lock
         try:
-            new, outcome = advance(state, profile_of(account), [to_domain(e) for e in events], until, ctx)
+            new, outcome = advance(state, profile, list(snapshot.events), until, ctx)
         except NeedsLock:
             continue
         if outcome.documents or outcome.refunds or outcome.allocations:
             continue
         now = utcnow()
-        steps[account.id] = _Step(key, new, outcome, stored is not None, tuple(e.seq for e in events),
-                                  [posting_rows(p, now) for p in outcome.postings], json.dumps(new.to_json()))
-    return steps
+        prepared[account_id] = (snapshot, _Prepared(new, outcome, [posting_rows(p, now) for p in outcome.postings],
+                                                    json.dumps(new.to_json())))
+    return prepared
 
 
-def _process_locked(session: Session, ctx: "DbContext", account_ids: list[str], until: date) -> list[list[int]]:
-    """The whole step under the lock, for the accounts _prepare could not do: the applied event
-    seqs of each account processed."""
+def _process_locked(session: Session, ctx: "DbContext", locked: list[tuple[str, _Snapshot | None]],
+                    until: date) -> tuple[list[tuple[str, AccountState, bool, str]], list[int]]:
+    """The whole step under the lock, for the accounts _prepare could not do, from their snapshot
+    when it is still current: (states to save, applied event seqs)."""
+    account_ids = [account_id for account_id, _ in locked]
     accounts = session.scalars(select(m.Account).where(m.Account.id.in_(account_ids))
                                .order_by(m.Account.id).with_for_update()).all()
-    rows = {row.account_id: row for row in session.scalars(
-        select(m.AccountStateRow).where(m.AccountStateRow.account_id.in_(account_ids)))}
-    pending: dict[str, list[m.Event]] = {}
-    for event in session.scalars(select(m.Event).where(
-            m.Event.account_id.in_(account_ids), m.Event.applied.is_(False), m.Event.day <= until
-    ).order_by(m.Event.seq)):
-        pending.setdefault(event.account_id, []).append(event)
-    applied: list[list[int]] = []
+    snapshots = {account_id: snapshot for account_id, snapshot in locked if snapshot is not None}
+    missing = [account_id for account_id, snapshot in locked if snapshot is None]
+    if missing:
+        snapshots.update(_snapshots(session, missing, until))
+    saved, applied = [], []
     for account in accounts:
         retry_pending_vat(account)
-        row = rows.get(account.id)
-        state = AccountState.from_json(row.state) if row else new_state(profile_of(account), account.plan)
-        events = pending.get(account.id, [])
-        if state.through is not None and state.through >= until and not events:
+        snapshot = snapshots[account.id]
+        if snapshot.idle:
             continue
-        domain_events = [to_domain(e) for e in events]
-        history = build_history(session, account, state, domain_events)
-        new, outcome = advance(state, profile_of(account), domain_events, until, ctx, history)
+        events = list(snapshot.events)
+        history = build_history(session, account, snapshot.state, events)
+        new, outcome = advance(snapshot.state, profile_of(account), events, until, ctx, history)
         persist_outcome(session, account, outcome)
-        save_state(session, account.id, new, row if row is not None else NEW_ROW)
-        applied.append([e.seq for e in events])
-    return applied
+        saved.append((account.id, new, snapshot.stored, json.dumps(new.to_json())))
+        applied += snapshot.seqs
+    return saved, applied
 
 
 def _reader(factory: sessionmaker) -> sessionmaker:
@@ -423,20 +450,6 @@ def build_history(session: Session, account: m.Account, state: AccountState,
     return r.History(account.plan, tuple(applied),
                      {d: u for d, u in posted_users.items() if d >= first_day},
                      {k: (v[0], v[1]) for k, v in totals.items()})
-
-
-NEW_ROW = object()  # the caller knows there is no state row yet: no lookup needed
-
-
-def save_state(session: Session, account_id: str, state: AccountState, row=None) -> None:
-    row = row if row is not None else session.get(m.AccountStateRow, account_id)
-    if row is NEW_ROW or row is None:
-        session.add(m.AccountStateRow(account_id=account_id, through=state.through, status=state.status,
-                                      state=state.to_json(), version=1))
-    else:
-        row.through, row.status, row.state = state.through, state.status, state.to_json()
-        row.version = (row.version or 0) + 1
-        row.updated_at = utcnow()
 
 
 def save_states(session: Session, states: list[tuple[str, AccountState, bool, str]]) -> None:
@@ -533,19 +546,35 @@ def issue_document(session: Session, account: m.Account, draft: r.DocumentDraft)
     rate = exchange_rate(session, draft.currency, draft.fulfilment_date)
     doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
     body = doc.to_json()
-    session.add(m.DocumentRow(
-        number=doc.number, kind=doc.kind, account_id=doc.account_id, issue_date=doc.issue_date,
-        due_date=doc.due_date, currency=doc.currency, gross=doc.gross, net=doc.net, vat=doc.vat,
-        body=body, content_hash=json_hash(body), event_id=draft.event_id,
-        explain={"details": draft.details, "lines": [line.details for line in draft.lines]}))
+    add_row(session, m.DocumentRow, {
+        "number": doc.number, "kind": doc.kind, "account_id": doc.account_id, "issue_date": doc.issue_date,
+        "due_date": doc.due_date, "currency": doc.currency, "gross": doc.gross, "net": doc.net, "vat": doc.vat,
+        "body": body, "content_hash": json_hash(body), "event_id": draft.event_id,
+        "explain": {"details": draft.details, "lines": [line.details for line in draft.lines]}, "created_at": utcnow()})
     if doc.kind in ("invoice", "credit_note"):
         _book_vat(session, doc)
         _queue_for_nav(session, doc)
-    session.add(m.Notice(event_id=f"document.issued:{doc.number}", topic="document.issued",
-                         account_id=doc.account_id, day=doc.issue_date,
-                         payload={"number": doc.number, "kind": doc.kind, "gross": str(doc.gross),
-                                  "currency": doc.currency, "issue_date": doc.issue_date.isoformat()}))
+    add_row(session, m.Notice, {
+        "event_id": f"document.issued:{doc.number}", "topic": "document.issued", "account_id": doc.account_id,
+        "day": doc.issue_date, "payload": {"number": doc.number, "kind": doc.kind, "gross": str(doc.gross),
+                                           "currency": doc.currency, "issue_date": doc.issue_date.isoformat()},
+        "created_at": utcnow()})
     return doc
+
+
+def add_row(session: Session, model, row: dict) -> None:
+    """An insert nothing later in the transaction reads back (documents, notices): inside a cycle
+    chunk it waits in a buffer and is written with its kind in one executemany (flush_rows)."""
+    buffer = session.info.get("row_buffer")
+    if buffer is None:
+        session.execute(insert(model.__table__), [row])
+    else:
+        buffer.setdefault(model.__table__, []).append(row)
+
+
+def flush_rows(session: Session) -> None:
+    for table, rows in session.info.pop("row_buffer", {}).items():
+        session.execute(insert(table), rows)
 
 
 def _book_vat(session: Session, doc: Document) -> None:
@@ -581,8 +610,9 @@ def add_state_notice(session: Session, account_id: str, change: r.StateChange) -
                "new_state": change.new, "access": r.ACCESS[change.new],
                "old_access": r.ACCESS.get(change.old) if change.old else None}
     topic = "access.changed" if change.access_changed else "state.changed"
-    session.add(m.Notice(event_id=f"{topic}:{account_id}:{change.day.isoformat()}:{change.new}", topic=topic,
-                         account_id=account_id, day=change.day, payload=payload))
+    add_row(session, m.Notice, {"event_id": f"{topic}:{account_id}:{change.day.isoformat()}:{change.new}",
+                                "topic": topic, "account_id": account_id, "day": change.day, "payload": payload,
+                                "created_at": utcnow()})
 
 
 def add_refund(session: Session, order: r.RefundOrder) -> None:

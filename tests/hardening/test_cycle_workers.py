@@ -80,7 +80,7 @@ def test_an_event_arriving_after_the_step_was_prepared_is_charged_under_the_lock
 
     def prepare_then_event_arrives(*args, **kwargs):
         steps = real_prepare(*args, **kwargs)
-        assert "cora" in steps and steps["cora"].state is not None, "cora's ordinary day is prepared"
+        assert steps["cora"][1] is not None, "cora's ordinary day is prepared"
         with factory.begin() as session:
             ingest(session, [{"id": "late-seat", "type": "seat.activated", "account_id": "cora",
                               "occurred_at": "2026-04-02T09:00:00+02:00", "data": {"user_id": "u4"}}],

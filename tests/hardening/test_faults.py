@@ -111,7 +111,7 @@ class Once:
 STEPS = [("persist_outcome", 1), ("persist_outcome", 2), ("add_posting", 1), ("add_posting", 7),
          ("issue_document", 1), ("issue_document", 3), ("allocate_number", 1), ("allocate_number", 2),
          ("flush_postings", 1),
-         ("add_refund", 1), ("add_state_notice", 2), ("_queue_for_nav", 1), ("save_state", 2),
+         ("add_refund", 1), ("add_state_notice", 2), ("_queue_for_nav", 1), ("flush_rows", 1),
          ("save_states", 1), ("_prepare", 1), ("_process_locked", 1), ("posting_rows", 5)]
 
 
