@@ -6,18 +6,21 @@ state), so a rerun does it exactly once; a rerun after success finds nothing lef
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import JSON, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
@@ -28,7 +31,7 @@ from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, advance, new_state
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate
-from invoices.documents import Document, json_hash
+from invoices.documents import Document, canonical_json
 from invoices.models import NumberSeries
 from invoices.numbering import allocate_number
 from invoices.taxnumbers import DOCUMENT_NUMBER, DOCUMENT_PREFIXES
@@ -216,11 +219,11 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
     """Advance a few hundred accounts in one transaction: all of them or none, so a crash at any
     line leaves each account either fully processed or untouched, and a rerun does the rest.
 
-    The pure work is prepared first from a plain read, outside the write lock (so several workers
-    can compute at once, even on SQLite). The write transaction then uses what was read and
-    prepared only if the account, its state version and its pending events are still exactly
-    what they were; anything else is read again. A step that numbers a document (or reads the
-    account's history for a late event) is computed under the lock."""
+    The work is prepared first from a plain read, outside the write lock (so several workers can
+    compute at once, even on SQLite), down to the rows to insert; a proforma gets a placeholder for
+    its number. The write transaction uses what was prepared only if the account, its state
+    version and its pending events are still exactly what they were read as, and numbers the
+    proformas then; anything else is read and computed again under the lock."""
     prices = prices or _price_book(factory)
     prepared = _prepare(factory, account_ids, until, prices)
     with write_turn or contextlib.nullcontext(), factory.begin() as session:
@@ -229,21 +232,19 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
         # on SQLite the BEGIN IMMEDIATE lock does the same.
         accounts, versions, _, pending = _read_chunk(session, account_ids, until, lock=True)
         session.info["posting_buffer"], session.info["row_buffer"] = [], {}
-        ready, locked = [], []
+        ctx = DbContext(session, prices, billing_config.cycle_config())
+        saved, applied, locked = [], [], []
         for account in accounts:
             snapshot, step = prepared.get(account.id, (None, None))
             if snapshot is None or snapshot.key != _key(account, versions.get(account.id),
                                                           pending.get(account.id, ())):
                 locked.append((account.id, None))
             elif step is not None:
-                ready.append((account, snapshot, step))
+                state_json = _store_prepared(session, ctx, step)
+                saved.append((account.id, step.state, snapshot.stored, state_json))
+                applied += snapshot.seqs
             elif not snapshot.idle:
                 locked.append((account.id, snapshot))
-        for account, _, step in ready:
-            persist_outcome(session, account, step.outcome, step.postings)
-        saved = [(account.id, step.state, snapshot.stored, step.state_json) for account, snapshot, step in ready]
-        applied = [seq for _, snapshot, _ in ready for seq in snapshot.seqs]
-        ctx = DbContext(session, prices, billing_config.cycle_config())
         if locked:
             locked_saved, locked_applied = _process_locked(session, ctx, locked, until)
             saved += locked_saved
@@ -259,13 +260,17 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
 
 
 class NeedsLock(Exception):
-    """The step would number a document: numbers are taken only under the write lock."""
+    """The step must be computed under the write lock (see PrepareContext)."""
 
 
 @dataclass
 class PrepareContext:
+    """Outside the write lock a step may price and charge, and issue proformas under placeholder
+    numbers; an invoice or credit note (NAV, VAT booking) is left to the lock."""
     prices: PriceBook
     config: r.CycleConfig
+    nonce: str = field(default_factory=lambda: uuid.uuid4().hex)
+    placeholders: list[tuple[str, str, date]] = field(default_factory=list)  # of the current step
 
     def price(self, plan: str, day: date) -> r.PriceTerms:
         if plan not in self.prices.versions:  # a plan defined after this run began
@@ -273,7 +278,11 @@ class PrepareContext:
         return self.prices.price(plan, day)
 
     def allocate_number(self, kind: str, day: date) -> str:
-        raise NeedsLock(kind)
+        if kind != "proforma":
+            raise NeedsLock(kind)
+        placeholder = f"@@{self.nonce}:{len(self.placeholders)}@@"
+        self.placeholders.append((placeholder, kind, day))
+        return placeholder
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,15 +301,13 @@ class _Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
+    """A step computed down to its rows; `placeholders` (placeholder, kind, day) stand in for the
+    numbers of the proformas it issues, in every text below."""
     state: AccountState
-    outcome: r.Outcome
-    postings: list[tuple[dict, list[dict]]]  # posting_rows of the outcome
-    state_json: str                          # the new state as stored
-
-
-# What a cycle step reads from the account row (profile_of, new_state, build_history).
-_ACCOUNT_FACTS = (m.Account.id, m.Account.currency, m.Account.country, m.Account.terms, m.Account.trial_days,
-                  m.Account.created_day, m.Account.vat, m.Account.plan)
+    state_json: str
+    postings: list[tuple[dict, list[dict]]]  # posting_rows
+    rows: list[tuple[Any, dict]]            # (table, row) for flush_rows
+    placeholders: list[tuple[str, str, date]]
 
 
 def _key(account, version: int | None, events) -> tuple:
@@ -308,11 +315,11 @@ def _key(account, version: int | None, events) -> tuple:
 
 
 def _read_chunk(session: Session, account_ids: list[str], until: date, lock: bool):
-    """(account facts in id order, state versions, state JSON, pending events by account); under
+    """(account rows in id order, state versions, state JSON, pending events by account); under
     the lock only what _key compares."""
-    query = select(*_ACCOUNT_FACTS).where(m.Account.id.in_(account_ids)).order_by(m.Account.id)
+    accounts_table, states_table, events_table = m.Account.__table__, m.AccountStateRow.__table__, m.Event.__table__
+    query = select(accounts_table).where(accounts_table.c.id.in_(account_ids)).order_by(accounts_table.c.id)
     accounts = session.execute(query.with_for_update() if lock else query).all()
-    states_table, events_table = m.AccountStateRow.__table__, m.Event.__table__
     columns = (states_table.c.account_id, states_table.c.version) + (() if lock else (states_table.c.state,))
     versions, states = {}, {}
     for row in session.execute(select(*columns).where(states_table.c.account_id.in_(account_ids))):
@@ -328,16 +335,17 @@ def _read_chunk(session: Session, account_ids: list[str], until: date, lock: boo
     return accounts, versions, states, pending
 
 
-def _snapshots(session: Session, account_ids: list[str], until: date) -> dict[str, _Snapshot]:
+def _snapshots(session: Session, account_ids: list[str], until: date) -> list[tuple[Any, _Snapshot]]:
+    """(account row, snapshot) in id order."""
     accounts, versions, states, pending = _read_chunk(session, account_ids, until, lock=False)
-    snapshots = {}
+    snapshots = []
     for account in accounts:
         events = pending.get(account.id, [])
         stored = states.get(account.id)
         state = AccountState.from_json(stored) if stored is not None else new_state(profile_of(account), account.plan)
         idle = state.through is not None and state.through >= until and not events
-        snapshots[account.id] = _Snapshot(_key(account, versions.get(account.id), events), state,
-                                          tuple(to_domain(e) for e in events), stored is not None, idle)
+        snapshots.append((account, _Snapshot(_key(account, versions.get(account.id), events), state,
+                                             tuple(to_domain(e) for e in events), stored is not None, idle)))
     return snapshots
 
 
@@ -345,27 +353,65 @@ def _prepare(factory: sessionmaker, account_ids: list[str], until: date,
              prices: PriceBook) -> dict[str, tuple[_Snapshot, _Prepared | None]]:
     ctx = PrepareContext(prices, billing_config.cycle_config())
     with _reader(factory)() as session:
-        profiles = {a.id: profile_of(a) for a in session.execute(
-            select(*_ACCOUNT_FACTS).where(m.Account.id.in_(account_ids))) if not (a.vat or {}).get("pending")}
         snapshots = _snapshots(session, account_ids, until)
     prepared: dict[str, tuple[_Snapshot, _Prepared | None]] = {}
-    for account_id, snapshot in snapshots.items():
-        prepared[account_id] = (snapshot, None)
-        state, profile = snapshot.state, profiles.get(account_id)
-        if snapshot.idle or profile is None:  # VIES pending: asked again under the lock
-            continue
-        if state.through is not None and any(e.day <= state.through for e in snapshot.events):
-            continue  # a late event reads the account's history: done under the lock
-        try:
-            new, outcome = advance(state, profile, list(snapshot.events), until, ctx)
-        except NeedsLock:
-            continue
-        if outcome.documents or outcome.refunds or outcome.allocations:
-            continue
-        now = utcnow()
-        prepared[account_id] = (snapshot, _Prepared(new, outcome, [posting_rows(p, now) for p in outcome.postings],
-                                                    json.dumps(new.to_json())))
+    for account, snapshot in snapshots:
+        prepared[account.id] = (snapshot, _prepare_step(ctx, account, snapshot, until))
     return prepared
+
+
+def _prepare_step(ctx: PrepareContext, account, snapshot: _Snapshot, until: date) -> _Prepared | None:
+    """The step's rows, or None when it is to be computed under the lock."""
+    state = snapshot.state
+    if snapshot.idle or (account.vat or {}).get("pending"):  # VIES is asked again under the lock
+        return None
+    if state.through is not None and any(e.day <= state.through for e in snapshot.events):
+        return None  # a late event reads the account's history: done under the lock
+    ctx.placeholders = []
+    try:
+        new, outcome = advance(state, profile_of(account), list(snapshot.events), until, ctx)
+    except NeedsLock:
+        return None
+    if outcome.refunds or outcome.allocations or outcome.rejections:
+        return None
+    if outcome.documents and account.currency != "HUF" and os.environ.get("MNB_URL"):
+        return None  # the MNB rate may need fetching and caching: a write
+    now = utcnow()
+    rows = []
+    for draft in outcome.documents:
+        rate = exchange_rate(None, draft.currency, draft.fulfilment_date)
+        doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
+        rows += document_rows(doc, draft, now)
+    rows += [state_notice_row(account.id, change, now) for change in outcome.state_changes]
+    return _Prepared(new, json.dumps(new.to_json()), [posting_rows(p, now) for p in outcome.postings], rows,
+                     ctx.placeholders)
+
+
+def _store_prepared(session: Session, ctx: "DbContext", step: _Prepared) -> str:
+    """Buffer a prepared step's rows, its proformas numbered now; returns its state's JSON text."""
+    postings, rows, state_json = step.postings, step.rows, step.state_json
+    if step.placeholders:
+        numbers = {placeholder: ctx.allocate_number(kind, day) for placeholder, kind, day in step.placeholders}
+        postings = [(_numbered(entry, numbers), legs) for entry, legs in postings]
+        rows = [(table, _numbered(row, numbers)) for table, row in rows]
+        state_json = _replace_all(state_json, numbers)
+    session.info["posting_buffer"].extend(postings)
+    buffer = session.info["row_buffer"]
+    for table, row in rows:
+        buffer.setdefault(table, []).append(row)
+    return state_json
+
+
+def _numbered(row: dict, numbers: dict[str, str]) -> dict:
+    return {k: _replace_all(v, numbers) if isinstance(v, str) else v for k, v in row.items()}
+
+
+def _replace_all(text: str, numbers: dict[str, str]) -> str:
+    for placeholder, number in numbers.items():
+        text = text.replace(placeholder, number)
+    if "@@" in text and any(p.split(":")[0] in text for p in numbers):
+        raise RuntimeError("a placeholder number was left in a prepared row")
+    return text
 
 
 def _process_locked(session: Session, ctx: "DbContext", locked: list[tuple[str, _Snapshot | None]],
@@ -378,7 +424,7 @@ def _process_locked(session: Session, ctx: "DbContext", locked: list[tuple[str, 
     snapshots = {account_id: snapshot for account_id, snapshot in locked if snapshot is not None}
     missing = [account_id for account_id, snapshot in locked if snapshot is None]
     if missing:
-        snapshots.update(_snapshots(session, missing, until))
+        snapshots.update((account.id, snapshot) for account, snapshot in _snapshots(session, missing, until))
     saved, applied = [], []
     for account in accounts:
         retry_pending_vat(account)
@@ -469,14 +515,9 @@ def save_states(session: Session, states: list[tuple[str, AccountState, bool, st
         session.execute(insert(table).values(state=bindparam("state_json", type_=JsonText)), new)
 
 
-def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome,
-                    prepared_postings: list[tuple[dict, list[dict]]] | None = None) -> list[Document]:
-    """Store what a step produced; `prepared_postings` are its postings already made rows."""
-    if prepared_postings is None:
-        for posting in outcome.postings:
-            add_posting(session, posting)
-    else:
-        session.info["posting_buffer"].extend(prepared_postings)
+def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) -> list[Document]:
+    for posting in outcome.postings:
+        add_posting(session, posting)
     issued = [issue_document(session, account, draft) for draft in outcome.documents]
     for allocation in outcome.allocations:
         session.add(m.AllocationRow(payment_event_id=allocation.payment_event_id,
@@ -504,12 +545,11 @@ def add_posting(session: Session, posting: r.Posting) -> None:
 
 
 def posting_rows(posting: r.Posting, now: datetime | None = None) -> tuple[dict, list[dict]]:
-    """The journal entry row (its details already JSON text) and its legs' rows, still without
-    the entry id: made before the write transaction where they can be."""
+    """The journal entry row and its legs' rows, still without the entry id."""
     assert sum(amount for _, amount in posting.legs) == 0, "a journal entry must balance"
     entry = {"account_id": posting.account_id, "day": posting.day, "kind": posting.kind, "amount": posting.amount,
              "currency": posting.currency, "event_id": posting.event_id, "document_number": posting.document_number,
-             "details_json": json.dumps(posting.details), "created_at": now or utcnow()}
+             "details__json": json.dumps(posting.details), "created_at": now or utcnow()}
     legs = [{"ledger_account": account, "amount": amount, "currency": posting.currency, "day": posting.day}
             for account, amount in posting.legs]
     return entry, legs
@@ -531,7 +571,7 @@ def _write_postings(session: Session, postings: list[tuple[dict, list[dict]]]) -
 
 def _insert_entries(session: Session, entries, rows: list[dict]) -> list[int]:
     """Insert journal entries in order and return their ids, in one statement per batch."""
-    statement = insert(entries).values(details=bindparam("details_json", type_=JsonText))
+    statement = _insert_json_text(entries)
     if session.get_bind().dialect.name != "sqlite":
         return list(session.scalars(statement.returning(entries.c.id, sort_by_parameter_order=True), rows))
     # SQLite cannot promise the order of RETURNING rows, so SQLAlchemy would insert row by row.
@@ -542,39 +582,76 @@ def _insert_entries(session: Session, entries, rows: list[dict]) -> list[int]:
     return list(range(last - len(rows) + 1, last + 1))
 
 
+@lru_cache(maxsize=None)
+def _insert_json_text(table):
+    """insert(table) taking every JSON column as JSON text already made, under '<column>__json'."""
+    return insert(table).values({column.name: bindparam(f"{column.name}__json", type_=JsonText)
+                                 for column in table.c if isinstance(column.type, JSON)})
+
+
 def issue_document(session: Session, account: m.Account, draft: r.DocumentDraft) -> Document:
     rate = exchange_rate(session, draft.currency, draft.fulfilment_date)
     doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
-    body = doc.to_json()
-    add_row(session, m.DocumentRow, {
-        "number": doc.number, "kind": doc.kind, "account_id": doc.account_id, "issue_date": doc.issue_date,
-        "due_date": doc.due_date, "currency": doc.currency, "gross": doc.gross, "net": doc.net, "vat": doc.vat,
-        "body": body, "content_hash": json_hash(body), "event_id": draft.event_id,
-        "explain": {"details": draft.details, "lines": [line.details for line in draft.lines]}, "created_at": utcnow()})
+    for table, row in document_rows(doc, draft, utcnow()):
+        add_row(session, table, row)
     if doc.kind in ("invoice", "credit_note"):
         _book_vat(session, doc)
         _queue_for_nav(session, doc)
-    add_row(session, m.Notice, {
-        "event_id": f"document.issued:{doc.number}", "topic": "document.issued", "account_id": doc.account_id,
-        "day": doc.issue_date, "payload": {"number": doc.number, "kind": doc.kind, "gross": str(doc.gross),
-                                           "currency": doc.currency, "issue_date": doc.issue_date.isoformat()},
-        "created_at": utcnow()})
     return doc
 
 
-def add_row(session: Session, model, row: dict) -> None:
+def document_rows(doc: Document, draft: r.DocumentDraft, now: datetime) -> list[tuple[Any, dict]]:
+    """The document's row (its body stored as the canonical JSON its content hash is taken of)
+    and the CRM's notice of it."""
+    payload = {"number": doc.number, "kind": doc.kind, "gross": str(doc.gross), "currency": doc.currency,
+               "issue_date": doc.issue_date.isoformat()}
+    return [
+        (m.DocumentRow.__table__, {
+            "number": doc.number, "kind": doc.kind, "account_id": doc.account_id, "issue_date": doc.issue_date,
+            "due_date": doc.due_date, "currency": doc.currency, "gross": doc.gross, "net": doc.net, "vat": doc.vat,
+            "body__json": canonical_json(doc.to_json()), "content_hash": None, "event_id": draft.event_id,
+            "explain__json": json.dumps({"details": draft.details, "lines": [line.details for line in draft.lines]}),
+            "created_at": now}),
+        (m.Notice.__table__, {"event_id": f"document.issued:{doc.number}", "topic": "document.issued",
+                              "account_id": doc.account_id, "day": doc.issue_date,
+                              "payload__json": json.dumps(payload), "created_at": now})]
+
+
+def state_notice_row(account_id: str, change: r.StateChange, now: datetime) -> tuple[Any, dict]:
+    payload = {"account_id": account_id, "day": change.day.isoformat(), "old_state": change.old,
+               "new_state": change.new, "access": r.ACCESS[change.new],
+               "old_access": r.ACCESS.get(change.old) if change.old else None}
+    topic = "access.changed" if change.access_changed else "state.changed"
+    return m.Notice.__table__, {"event_id": f"{topic}:{account_id}:{change.day.isoformat()}:{change.new}",
+                                "topic": topic, "account_id": account_id, "day": change.day,
+                                "payload__json": json.dumps(payload), "created_at": now}
+
+
+def add_state_notice(session: Session, account_id: str, change: r.StateChange) -> None:
+    add_row(session, *state_notice_row(account_id, change, utcnow()))
+
+
+def add_row(session: Session, table, row: dict) -> None:
     """An insert nothing later in the transaction reads back (documents, notices): inside a cycle
     chunk it waits in a buffer and is written with its kind in one executemany (flush_rows)."""
     buffer = session.info.get("row_buffer")
     if buffer is None:
-        session.execute(insert(model.__table__), [row])
+        _insert_rows(session, table, [row])
     else:
-        buffer.setdefault(model.__table__, []).append(row)
+        buffer.setdefault(table, []).append(row)
 
 
 def flush_rows(session: Session) -> None:
     for table, rows in session.info.pop("row_buffer", {}).items():
-        session.execute(insert(table), rows)
+        _insert_rows(session, table, rows)
+
+
+def _insert_rows(session: Session, table, rows: list[dict]) -> None:
+    if table is m.DocumentRow.__table__:
+        # Hashed here, as written: a prepared document's body gets its number just before.
+        for row in rows:
+            row["content_hash"] = hashlib.sha256(row["body__json"].encode()).hexdigest()
+    session.execute(_insert_json_text(table), rows)
 
 
 def _book_vat(session: Session, doc: Document) -> None:
@@ -603,16 +680,6 @@ def _queue_for_nav(session: Session, doc: Document) -> None:
                               invoice_xml="", status="ABORTED", attempts=0,
                               messages=[{"level": "ERROR", "code": "NOT_REPORTABLE", "message": str(exc)[:2000]}],
                               last_error=str(exc)[:2000]))
-
-
-def add_state_notice(session: Session, account_id: str, change: r.StateChange) -> None:
-    payload = {"account_id": account_id, "day": change.day.isoformat(), "old_state": change.old,
-               "new_state": change.new, "access": r.ACCESS[change.new],
-               "old_access": r.ACCESS.get(change.old) if change.old else None}
-    topic = "access.changed" if change.access_changed else "state.changed"
-    add_row(session, m.Notice, {"event_id": f"{topic}:{account_id}:{change.day.isoformat()}:{change.new}",
-                                "topic": topic, "account_id": account_id, "day": change.day, "payload": payload,
-                                "created_at": utcnow()})
 
 
 def add_refund(session: Session, order: r.RefundOrder) -> None:

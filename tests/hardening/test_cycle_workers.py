@@ -115,3 +115,36 @@ def test_a_step_another_worker_wrote_first_is_not_written_again(app_on, monkeypa
     assert_one_charge_per_account_day(factory)
     assert _charge(factory, "cora", date(2026, 4, 2)).details["seats"] == 3
     ledger_invariants(factory)
+
+
+def test_a_proforma_prepared_outside_the_lock_is_numbered_and_hashed_as_written(app_on, monkeypatch):
+    from invoices.documents import json_hash
+    from invoices.taxnumbers import DOCUMENT_NUMBER
+
+    factory = app_on.state.factory
+    numbered = []
+    real_store = cycle._store_prepared
+
+    def spy(session, ctx, step):
+        numbered.extend(p for p, _, _ in step.placeholders)
+        return real_store(session, ctx, step)
+
+    monkeypatch.setattr(cycle, "_store_prepared", spy)
+    cycle.run_cycle(factory, date(2026, 3, 16))  # acme's trial ends: its first proforma
+    assert len(numbered) == 1, "the proforma was prepared outside the lock"
+    with factory() as session:
+        documents = session.scalars(select(m.DocumentRow)).all()
+        proformas = [d for d in documents if d.kind == "proforma"]
+        assert proformas
+        for row in proformas:
+            assert DOCUMENT_NUMBER.parse(row.number)[0] == "proforma"
+            assert row.body["number"] == row.number
+            assert row.content_hash == json_hash(row.body)
+            assert "@@" not in repr(row.body) + repr(row.explain)
+        notices = set(session.scalars(select(m.Notice.event_id)))
+        assert {f"document.issued:{d.number}" for d in documents} <= notices
+        states = {s.account_id: s.state for s in session.scalars(select(m.AccountStateRow))}
+    in_states = {p["number"] for state in states.values() for p in state["proformas"]}
+    assert in_states == {d.number for d in proformas}
+    with factory() as session:
+        assert_gapless(list(session.scalars(select(m.DocumentRow.number))))
