@@ -21,7 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.accounts import account_from_event
-from billing.cycle import add_posting, load_state
+from billing.cycle import load_state
+from billing.cycle_writes import add_posting
 from billing.dates import BUDAPEST
 from billing.db import models as m
 from billing.domain import records as r

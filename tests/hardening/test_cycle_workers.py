@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import billing.cycle as cycle
+import billing.cycle_prepare as prepare
 from billing.accounts import account_from_event
 from billing.db import models as m
 from billing.events import ingest
@@ -76,7 +77,7 @@ def _charge(factory, account: str, day: date) -> m.JournalEntry:
 def test_an_event_arriving_after_the_step_was_prepared_is_charged_under_the_lock(app_on, monkeypatch):
     factory = app_on.state.factory
     cycle.run_cycle(factory, date(2026, 4, 1))
-    real_prepare = cycle._prepare
+    real_prepare = prepare.prepare
 
     def prepare_then_event_arrives(*args, **kwargs):
         steps = real_prepare(*args, **kwargs)
@@ -87,7 +88,7 @@ def test_an_event_arriving_after_the_step_was_prepared_is_charged_under_the_lock
                    account_from_event)
         return steps
 
-    monkeypatch.setattr(cycle, "_prepare", prepare_then_event_arrives)
+    monkeypatch.setattr(prepare, "prepare", prepare_then_event_arrives)
     cycle.run_cycle(factory, date(2026, 4, 2))
     assert _charge(factory, "cora", date(2026, 4, 2)).details["seats"] == 4
     with factory() as session:
@@ -98,18 +99,18 @@ def test_an_event_arriving_after_the_step_was_prepared_is_charged_under_the_lock
 def test_a_step_another_worker_wrote_first_is_not_written_again(app_on, monkeypatch):
     factory = app_on.state.factory
     cycle.run_cycle(factory, date(2026, 4, 1))
-    real_prepare = cycle._prepare
+    real_prepare = prepare.prepare
     raced = []
 
     def prepare_while_another_worker_finishes(factory_, ids, until, prices):
         steps = real_prepare(factory_, ids, until, prices)
         if not raced:
             raced.append(ids)
-            monkeypatch.setattr(cycle, "_prepare", real_prepare)
+            monkeypatch.setattr(prepare, "prepare", real_prepare)
             assert cycle.process_chunk(factory_, ids, until, prices) == len(ids)  # the other worker
         return steps
 
-    monkeypatch.setattr(cycle, "_prepare", prepare_while_another_worker_finishes)
+    monkeypatch.setattr(prepare, "prepare", prepare_while_another_worker_finishes)
     assert cycle.run_cycle(factory, date(2026, 4, 2))["accounts_processed"] == 0
     assert raced
     assert_one_charge_per_account_day(factory)
@@ -123,13 +124,13 @@ def test_a_proforma_prepared_outside_the_lock_is_numbered_and_hashed_as_written(
 
     factory = app_on.state.factory
     numbered = []
-    real_store = cycle._store_prepared
+    real_store = prepare.store_prepared
 
     def spy(session, ctx, step):
         numbered.extend(p for p, _, _ in step.placeholders)
         return real_store(session, ctx, step)
 
-    monkeypatch.setattr(cycle, "_store_prepared", spy)
+    monkeypatch.setattr(prepare, "store_prepared", spy)
     cycle.run_cycle(factory, date(2026, 3, 16))  # acme's trial ends: its first proforma
     assert len(numbered) == 1, "the proforma was prepared outside the lock"
     with factory() as session:

@@ -11,6 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 
 import billing.cycle as cycle
+import billing.cycle_context as cycle_context
+import billing.cycle_prepare as cycle_prepare
+import billing.cycle_writes as cycle_writes
 from billing.db import models as m
 from tests.e2e.conftest import ADMIN, Api
 from tests.hardening.conftest import ledger_invariants
@@ -112,7 +115,12 @@ STEPS = [("persist_outcome", 1), ("persist_outcome", 2), ("add_posting", 1), ("a
          ("issue_document", 1), ("issue_document", 3), ("allocate_number", 1), ("allocate_number", 2),
          ("flush_postings", 1),
          ("add_refund", 1), ("add_state_notice", 2), ("_queue_for_nav", 1), ("flush_rows", 1),
-         ("save_states", 1), ("_prepare", 1), ("_process_locked", 1), ("posting_rows", 5)]
+         ("save_states", 1), ("prepare", 1), ("store_prepared", 1), ("_process_locked", 1), ("posting_rows", 5)]
+
+
+# Where each step is looked up when called (the rest are in billing.cycle_writes).
+HOMES = {"allocate_number": cycle_context, "prepare": cycle_prepare, "store_prepared": cycle_prepare,
+         "_process_locked": cycle}
 
 
 @pytest.mark.parametrize("target, nth", STEPS, ids=[f"{t}-{n}" for t, n in STEPS])
@@ -122,10 +130,11 @@ def test_a_cycle_stopped_at_any_step_reruns_exactly_once(make_app, reference, mo
         _post_story(Api(client))
     factory = app.state.factory
     # allocate_number is called through DbContext.allocate_number (once per series and chunk: the
-    # rest are counted under the series row lock), which looks the name up in billing.cycle; the
-    # others are module functions of billing.cycle too.
-    fault = Once(getattr(cycle, target), nth)
-    monkeypatch.setattr(cycle, target, fault)
+    # rest are counted under the series row lock), which looks the name up in billing.cycle_context;
+    # the others are module functions, looked up in their module at each call.
+    module = HOMES.get(target, cycle_writes)
+    fault = Once(getattr(module, target), nth)
+    monkeypatch.setattr(module, target, fault)
     with pytest.raises(RuntimeError, match="injected fault"):
         cycle.run_cycle(factory, UNTIL)
     assert fault.fired

@@ -1,0 +1,186 @@
+"""A cycle step prepared outside the write lock, from a plain read: computed down to the rows it
+will insert, with placeholders for its proformas' numbers. process_chunk stores it only if the
+account, its state version and its pending events are still what they were read as."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing import config as billing_config
+from billing.accounts import buyer_of, vat_of
+from billing.cycle_context import DbContext, PriceBook, profile_of, to_domain
+from billing import cycle_writes as writes
+from billing.db import models as m
+from billing.db.base import utcnow
+from billing.domain import records as r
+from billing.domain.engine import advance, new_state
+from billing.domain.state import AccountState
+from billing.issuing import compose, exchange_rate
+
+
+class NeedsLock(Exception):
+    """The step must be computed under the write lock (see PrepareContext)."""
+
+
+@dataclass
+class PrepareContext:
+    """Outside the write lock a step may price and charge, and issue proformas under placeholder
+    numbers; an invoice or credit note (NAV, VAT booking) is left to the lock."""
+    prices: PriceBook
+    config: r.CycleConfig
+    nonce: str = field(default_factory=lambda: uuid.uuid4().hex)
+    placeholders: list[tuple[str, str, date]] = field(default_factory=list)  # of the current step
+
+    def price(self, plan: str, day: date) -> r.PriceTerms:
+        if plan not in self.prices.versions:  # a plan defined after this run began
+            raise NeedsLock(plan)
+        return self.prices.price(plan, day)
+
+    def allocate_number(self, kind: str, day: date) -> str:
+        if kind != "proforma":
+            raise NeedsLock(kind)
+        placeholder = f"@@{self.nonce}:{len(self.placeholders)}@@"
+        self.placeholders.append((placeholder, kind, day))
+        return placeholder
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An account's step inputs as read: the state before, the pending events."""
+    key: tuple            # what they were read from (see step_key)
+    state: AccountState   # never changed: advance works on a copy
+    events: tuple[r.Event, ...]
+    stored: bool          # the account has a state row
+    idle: bool            # processed through the day already, nothing pending
+
+    @property
+    def seqs(self) -> list[int]:
+        return [e.seq for e in self.events]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A step computed down to its rows; `placeholders` (placeholder, kind, day) stand in for the
+    numbers of the proformas it issues, in every text below."""
+    state: AccountState
+    state_json: str
+    postings: list[tuple[dict, list[dict]]]  # posting_rows
+    rows: list[tuple[Any, dict]]            # (table, row) for flush_rows
+    placeholders: list[tuple[str, str, date]]
+
+
+def step_key(account, version: int | None, events) -> tuple:
+    return tuple(account), version, tuple(e.seq for e in events)
+
+
+def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool):
+    """(account rows in id order, state versions, state JSON, pending events by account); under
+    the lock only what step_key compares."""
+    accounts_table, states_table, events_table = m.Account.__table__, m.AccountStateRow.__table__, m.Event.__table__
+    query = select(accounts_table).where(accounts_table.c.id.in_(account_ids)).order_by(accounts_table.c.id)
+    accounts = session.execute(query.with_for_update() if lock else query).all()
+    columns = (states_table.c.account_id, states_table.c.version) + (() if lock else (states_table.c.state,))
+    versions, states = {}, {}
+    for row in session.execute(select(*columns).where(states_table.c.account_id.in_(account_ids))):
+        versions[row.account_id] = row.version
+        if not lock:
+            states[row.account_id] = row.state
+    event_columns = (events_table.c.seq, events_table.c.account_id) if lock else tuple(events_table.c)
+    pending: dict[str, list] = {}
+    for event in session.execute(select(*event_columns).where(
+            events_table.c.account_id.in_(account_ids), events_table.c.applied.is_(False),
+            events_table.c.day <= until).order_by(events_table.c.seq)):
+        pending.setdefault(event.account_id, []).append(event)
+    return accounts, versions, states, pending
+
+
+def read_snapshots(session: Session, account_ids: list[str], until: date) -> list[tuple[Any, Snapshot]]:
+    """(account row, snapshot) in id order."""
+    accounts, versions, states, pending = read_chunk(session, account_ids, until, lock=False)
+    found = []
+    for account in accounts:
+        events = pending.get(account.id, [])
+        stored = states.get(account.id)
+        state = AccountState.from_json(stored) if stored is not None else new_state(profile_of(account), account.plan)
+        idle = state.through is not None and state.through >= until and not events
+        found.append((account, Snapshot(step_key(account, versions.get(account.id), events), state,
+                                         tuple(to_domain(e) for e in events), stored is not None, idle)))
+    return found
+
+
+def prepare(factory: sessionmaker, account_ids: list[str], until: date,
+            prices: PriceBook) -> dict[str, tuple[Snapshot, Prepared | None]]:
+    ctx = PrepareContext(prices, billing_config.cycle_config())
+    with reader(factory)() as session:
+        snapshots = read_snapshots(session, account_ids, until)
+    prepared: dict[str, tuple[Snapshot, Prepared | None]] = {}
+    for account, snapshot in snapshots:
+        prepared[account.id] = (snapshot, prepare_step(ctx, account, snapshot, until))
+    return prepared
+
+
+def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) -> Prepared | None:
+    """The step's rows, or None when it is to be computed under the lock."""
+    state = snapshot.state
+    if snapshot.idle or (account.vat or {}).get("pending"):  # VIES is asked again under the lock
+        return None
+    if state.through is not None and any(e.day <= state.through for e in snapshot.events):
+        return None  # a late event reads the account's history: done under the lock
+    ctx.placeholders = []
+    try:
+        new, outcome = advance(state, profile_of(account), list(snapshot.events), until, ctx)
+    except NeedsLock:
+        return None
+    if outcome.refunds or outcome.allocations or outcome.rejections:
+        return None
+    if outcome.documents and account.currency != "HUF" and os.environ.get("MNB_URL"):
+        return None  # the MNB rate may need fetching and caching: a write
+    now = utcnow()
+    rows = []
+    for draft in outcome.documents:
+        rate = exchange_rate(None, draft.currency, draft.fulfilment_date)
+        doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
+        rows += writes.document_rows(doc, draft, now)
+    rows += [writes.state_notice_row(account.id, change, now) for change in outcome.state_changes]
+    return Prepared(new, json.dumps(new.to_json()), [writes.posting_rows(p, now) for p in outcome.postings], rows,
+                     ctx.placeholders)
+
+
+def store_prepared(session: Session, ctx: DbContext, step: Prepared) -> str:
+    """Buffer a prepared step's rows, its proformas numbered now; returns its state's JSON text."""
+    postings, rows, state_json = step.postings, step.rows, step.state_json
+    if step.placeholders:
+        numbers = {placeholder: ctx.allocate_number(kind, day) for placeholder, kind, day in step.placeholders}
+        postings = [(_numbered(entry, numbers), legs) for entry, legs in postings]
+        rows = [(table, _numbered(row, numbers)) for table, row in rows]
+        state_json = _replace_all(state_json, numbers)
+    session.info["posting_buffer"].extend(postings)
+    buffer = session.info["row_buffer"]
+    for table, row in rows:
+        buffer.setdefault(table, []).append(row)
+    return state_json
+
+
+def _numbered(row: dict, numbers: dict[str, str]) -> dict:
+    return {k: _replace_all(v, numbers) if isinstance(v, str) else v for k, v in row.items()}
+
+
+def _replace_all(text: str, numbers: dict[str, str]) -> str:
+    for placeholder, number in numbers.items():
+        text = text.replace(placeholder, number)
+    if "@@" in text and any(p.split(":")[0] in text for p in numbers):
+        raise RuntimeError("a placeholder number was left in a prepared row")
+    return text
+
+
+def reader(factory: sessionmaker) -> sessionmaker:
+    """Sessions of the same engine that only read: on SQLite they do not take the write lock."""
+    bind = factory.kw["bind"]
+    return sessionmaker(bind.execution_options(billing_read_only=True), expire_on_commit=False)

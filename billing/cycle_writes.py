@@ -1,0 +1,224 @@
+"""What a cycle step stores. Inside a cycle chunk (process_chunk) the rows wait in buffers on the
+session and are written together, one executemany per table, at the end of the chunk's
+transaction; called anywhere else, they are written at once. JSON columns are given as JSON text
+already made, under '<column>__json', so the serialising can happen before the write lock."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import JSON, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from billing import config as billing_config
+from billing.accounts import buyer_of, vat_of
+from billing.db import models as m
+from billing.db.base import JsonText, utcnow
+from billing.domain import records as r
+from billing.domain.state import AccountState
+from billing.issuing import compose, exchange_rate
+from invoices.documents import Document, canonical_json
+
+log = logging.getLogger("billing.cycle")
+
+
+def save_states(session: Session, states: list[tuple[str, AccountState, bool, str]]) -> None:
+    """Many accounts' states at once (account id, state, whether a row is stored, the state as
+    JSON text): two executemany."""
+    table, now = m.AccountStateRow.__table__, utcnow()
+    changed = [{"b_id": account_id, "b_through": state.through, "b_status": state.status, "b_state": text,
+                "b_now": now} for account_id, state, stored, text in states if stored]
+    if changed:
+        session.execute(update(table).where(table.c.account_id == bindparam("b_id")).values(
+            through=bindparam("b_through"), status=bindparam("b_status"),
+            state=bindparam("b_state", type_=JsonText), updated_at=bindparam("b_now"),
+            version=table.c.version + 1), changed)
+    new = [{"account_id": account_id, "through": state.through, "status": state.status, "state_json": text,
+            "updated_at": now, "version": 1} for account_id, state, stored, text in states if not stored]
+    if new:
+        session.execute(insert(table).values(state=bindparam("state_json", type_=JsonText)), new)
+
+
+def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) -> list[Document]:
+    for posting in outcome.postings:
+        add_posting(session, posting)
+    issued = [issue_document(session, account, draft) for draft in outcome.documents]
+    for allocation in outcome.allocations:
+        session.add(m.AllocationRow(payment_event_id=allocation.payment_event_id,
+                                    proforma_number=allocation.proforma_number,
+                                    amount=allocation.amount, day=allocation.day))
+    for change in outcome.state_changes:
+        add_state_notice(session, account.id, change)
+    for order in outcome.refunds:
+        add_refund(session, order)
+    for rejection in outcome.rejections:
+        log.warning("event %s rejected on %s: %s", rejection.event_id, rejection.day, rejection.reason)
+        session.add(m.Rejection(event_id=rejection.event_id, day=rejection.day, reason=rejection.reason))
+    return issued
+
+
+def add_posting(session: Session, posting: r.Posting) -> None:
+    """Book one balanced entry. Inside a cycle chunk the entries wait in a buffer and are written
+    together (flush_postings) in the same transaction; elsewhere they are written at once."""
+    rows = posting_rows(posting)
+    buffer = session.info.get("posting_buffer")
+    if buffer is None:
+        _write_postings(session, [rows])
+    else:
+        buffer.append(rows)
+
+
+def posting_rows(posting: r.Posting, now: datetime | None = None) -> tuple[dict, list[dict]]:
+    """The journal entry row and its legs' rows, still without the entry id."""
+    assert sum(amount for _, amount in posting.legs) == 0, "a journal entry must balance"
+    entry = {"account_id": posting.account_id, "day": posting.day, "kind": posting.kind, "amount": posting.amount,
+             "currency": posting.currency, "event_id": posting.event_id, "document_number": posting.document_number,
+             "details__json": json.dumps(posting.details), "created_at": now or utcnow()}
+    legs = [{"ledger_account": account, "amount": amount, "currency": posting.currency, "day": posting.day}
+            for account, amount in posting.legs]
+    return entry, legs
+
+
+def flush_postings(session: Session) -> None:
+    buffer = session.info.pop("posting_buffer", None)
+    if buffer:
+        _write_postings(session, buffer)
+
+
+def _write_postings(session: Session, postings: list[tuple[dict, list[dict]]]) -> None:
+    # Core inserts (the ORM's per-row bookkeeping costs more than the insert itself here).
+    entries, legs = m.JournalEntry.__table__, m.PostingRow.__table__
+    entry_ids = _insert_entries(session, entries, [entry for entry, _ in postings])
+    session.execute(insert(legs), [{"entry_id": entry_id, **leg}
+                                   for entry_id, (_, entry_legs) in zip(entry_ids, postings) for leg in entry_legs])
+
+
+def _insert_entries(session: Session, entries, rows: list[dict]) -> list[int]:
+    """Insert journal entries in order and return their ids, in one statement per batch."""
+    statement = _insert_json_text(entries)
+    if session.get_bind().dialect.name != "sqlite":
+        return list(session.scalars(statement.returning(entries.c.id, sort_by_parameter_order=True), rows))
+    # SQLite cannot promise the order of RETURNING rows, so SQLAlchemy would insert row by row.
+    # This transaction holds SQLite's only write lock (BEGIN IMMEDIATE) and an INTEGER PRIMARY KEY
+    # takes max(id) + 1 for each new row, so the ids of one executemany are the last n, in order.
+    session.execute(statement, rows)
+    last = session.scalar(select(func.max(entries.c.id)))
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+@lru_cache(maxsize=None)
+def _insert_json_text(table):
+    """insert(table) taking every JSON column as JSON text already made, under '<column>__json'."""
+    return insert(table).values({column.name: bindparam(f"{column.name}__json", type_=JsonText)
+                                 for column in table.c if isinstance(column.type, JSON)})
+
+
+def issue_document(session: Session, account: m.Account, draft: r.DocumentDraft) -> Document:
+    rate = exchange_rate(session, draft.currency, draft.fulfilment_date)
+    doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
+    for table, row in document_rows(doc, draft, utcnow()):
+        add_row(session, table, row)
+    if doc.kind in ("invoice", "credit_note"):
+        _book_vat(session, doc)
+        _queue_for_nav(session, doc)
+    return doc
+
+
+def document_rows(doc: Document, draft: r.DocumentDraft, now: datetime) -> list[tuple[Any, dict]]:
+    """The document's row (its body stored as the canonical JSON its content hash is taken of)
+    and the CRM's notice of it."""
+    payload = {"number": doc.number, "kind": doc.kind, "gross": str(doc.gross), "currency": doc.currency,
+               "issue_date": doc.issue_date.isoformat()}
+    return [
+        (m.DocumentRow.__table__, {
+            "number": doc.number, "kind": doc.kind, "account_id": doc.account_id, "issue_date": doc.issue_date,
+            "due_date": doc.due_date, "currency": doc.currency, "gross": doc.gross, "net": doc.net, "vat": doc.vat,
+            "body__json": canonical_json(doc.to_json()), "content_hash": None, "event_id": draft.event_id,
+            "explain__json": json.dumps({"details": draft.details, "lines": [line.details for line in draft.lines]}),
+            "created_at": now}),
+        (m.Notice.__table__, {"event_id": f"document.issued:{doc.number}", "topic": "document.issued",
+                              "account_id": doc.account_id, "day": doc.issue_date,
+                              "payload__json": json.dumps(payload), "created_at": now})]
+
+
+def state_notice_row(account_id: str, change: r.StateChange, now: datetime) -> tuple[Any, dict]:
+    payload = {"account_id": account_id, "day": change.day.isoformat(), "old_state": change.old,
+               "new_state": change.new, "access": r.ACCESS[change.new],
+               "old_access": r.ACCESS.get(change.old) if change.old else None}
+    topic = "access.changed" if change.access_changed else "state.changed"
+    return m.Notice.__table__, {"event_id": f"{topic}:{account_id}:{change.day.isoformat()}:{change.new}",
+                                "topic": topic, "account_id": account_id, "day": change.day,
+                                "payload__json": json.dumps(payload), "created_at": now}
+
+
+def add_state_notice(session: Session, account_id: str, change: r.StateChange) -> None:
+    add_row(session, *state_notice_row(account_id, change, utcnow()))
+
+
+def add_row(session: Session, table, row: dict) -> None:
+    """An insert nothing later in the transaction reads back (documents, notices): inside a cycle
+    chunk it waits in a buffer and is written with its kind in one executemany (flush_rows)."""
+    buffer = session.info.get("row_buffer")
+    if buffer is None:
+        _insert_rows(session, table, [row])
+    else:
+        buffer.setdefault(table, []).append(row)
+
+
+def flush_rows(session: Session) -> None:
+    for table, rows in session.info.pop("row_buffer", {}).items():
+        _insert_rows(session, table, rows)
+
+
+def _insert_rows(session: Session, table, rows: list[dict]) -> None:
+    if table is m.DocumentRow.__table__:
+        # Hashed here, as written: a prepared document's body gets its number just before.
+        for row in rows:
+            row["content_hash"] = hashlib.sha256(row["body__json"].encode()).hexdigest()
+    session.execute(_insert_json_text(table), rows)
+
+
+def _book_vat(session: Session, doc: Document) -> None:
+    """VAT becomes payable when the invoice is issued (on payment, §4); a credit note gives it back."""
+    if doc.vat == 0:
+        return
+    add_posting(session, r.Posting(doc.account_id, doc.issue_date, "vat", Decimal(0), doc.currency, (("revenue", doc.vat), ("vat_payable", -doc.vat)),
+                                   details={"document": doc.number}, document_number=doc.number))
+
+
+def _queue_for_nav(session: Session, doc: Document) -> None:
+    """Queue the report in the issuing transaction. A document NAV's schema cannot express must not
+    stop the invoice (it is due on the payment day): it is recorded as rejected, with the reason,
+    in finance's list of NAV rejections, and nothing is sent."""
+    from nav_reporting.models import NavOutbox
+    from nav_reporting.outbox import enqueue
+
+    try:
+        with session.begin_nested():
+            enqueue(session, doc)
+    except ValueError as exc:  # InvoiceDataError, SchemaViolation, OutboxError
+        log.error("document %s cannot be reported to NAV: %s", doc.number, exc)
+        session.add(NavOutbox(document_number=doc.number, operation="MODIFY" if doc.references else "CREATE",
+                              base_document_number=doc.references[0] if doc.references else None,
+                              modification_index=doc.modification_index, line_count=len(doc.lines),
+                              invoice_xml="", status="ABORTED", attempts=0,
+                              messages=[{"level": "ERROR", "code": "NOT_REPORTABLE", "message": str(exc)[:2000]}],
+                              last_error=str(exc)[:2000]))
+
+
+def add_refund(session: Session, order: r.RefundOrder) -> None:
+    row = m.RefundRow(account_id=order.account_id, day=order.day, due_date=order.due_date, amount=order.amount,
+                      currency=order.currency,
+                      parts=[{"payment_event_id": p.payment_event_id, "external_id": p.external_id,
+                              "method": p.method, "amount": str(p.amount)} for p in order.parts],
+                      credit_notes=list(order.credit_notes))
+    session.add(row)
+    session.flush()
+    for index, part in enumerate(order.parts):
+        status = "due" if part.method == "card" else "payout_instructed"
+        session.add(m.RefundStatusRow(refund_id=row.id, part_index=index, status=status, info={}))
