@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -142,6 +143,12 @@ def _cmd_serve(args) -> None:
         from billing.scheduler import start_scheduler
 
         start_scheduler(app.state.factory, with_cycle=os.environ.get("BILLING_SCHEDULER") == "1")
+    # Everything loaded so far (FastAPI, SQLAlchemy, pydantic schemas, lxml, reportlab, ...) lives as
+    # long as the process: move it out of the collector's sight. Otherwise every full collection
+    # walks those ~130,000 objects again, 30-90 ms in the middle of a request (measured on a
+    # 1,000-event batch); afterwards a full collection only walks what requests left behind.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 
