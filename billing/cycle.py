@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import multiprocessing
 import os
@@ -26,7 +25,9 @@ from billing import cycle_prepare as prepare
 from billing import cycle_writes as writes
 from billing.accounts import retry_pending_vat
 from billing.cycle_context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
+from billing.db import jsoncodec
 from billing.db import models as m
+from billing.db.queries import among
 from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, advance, new_state
 from billing.domain.state import AccountState
@@ -162,7 +163,7 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
         # FOR UPDATE on the account rows, always in id order: two cycle runs (or API processes)
         # started at once serialise per account without deadlocking, so no day is charged twice;
         # on SQLite the BEGIN IMMEDIATE lock does the same.
-        accounts, versions, _, pending = prepare.read_chunk(session, account_ids, until, lock=True)
+        accounts, _, versions, _, pending = prepare.read_chunk(session, account_ids, until, lock=True)
         session.info["posting_buffer"], session.info["row_buffer"] = [], {}
         ctx = DbContext(session, prices, billing_config.cycle_config())
         saved, applied, locked = [], [], []
@@ -186,7 +187,7 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
         writes.flush_rows(session)
         ctx.write_counters()
         if applied:
-            session.execute(update(m.Event).where(m.Event.seq.in_(applied)).values(applied=True),
+            session.execute(update(m.Event).where(among(session, m.Event.seq, applied)).values(applied=True),
                             execution_options={"synchronize_session": False})
     return len(saved)
 
@@ -196,7 +197,7 @@ def _process_locked(session: Session, ctx: DbContext, locked: list[tuple[str, pr
     """The whole step under the lock, for the accounts prepare() could not do, from their snapshot
     when it is still current: (states to save, applied event seqs)."""
     account_ids = [account_id for account_id, _ in locked]
-    accounts = session.scalars(select(m.Account).where(m.Account.id.in_(account_ids))
+    accounts = session.scalars(select(m.Account).where(among(session, m.Account.id, account_ids))
                                .order_by(m.Account.id).with_for_update()).all()
     snapshots = {account_id: snapshot for account_id, snapshot in locked if snapshot is not None}
     missing = [account_id for account_id, snapshot in locked if snapshot is None]
@@ -212,7 +213,7 @@ def _process_locked(session: Session, ctx: DbContext, locked: list[tuple[str, pr
         history = build_history(session, account, snapshot.state, events)
         new, outcome = advance(snapshot.state, profile_of(account), events, until, ctx, history)
         writes.persist_outcome(session, account, outcome)
-        saved.append((account.id, new, snapshot.stored, json.dumps(new.to_json())))
+        saved.append((account.id, new, snapshot.stored, jsoncodec.dumps(new.to_json())))
         applied += snapshot.seqs
     return saved, applied
 

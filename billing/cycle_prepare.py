@@ -3,21 +3,22 @@ will insert, with placeholders for its proformas' numbers. process_chunk stores 
 account, its state version and its pending events are still what they were read as."""
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
 from billing.accounts import buyer_of, vat_of
 from billing.cycle_context import DbContext, PriceBook, profile_of, to_domain
 from billing import cycle_writes as writes
+from billing.db import jsoncodec
 from billing.db import models as m
+from billing.db.queries import among
 from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.engine import advance, new_state
@@ -76,41 +77,51 @@ class Prepared:
     placeholders: list[tuple[str, str, date]]
 
 
-def step_key(account, version: int | None, events) -> tuple:
-    return tuple(account), version, tuple(e.seq for e in events)
+def step_key(stored_account, version: int | None, events) -> tuple:
+    return tuple(stored_account), version, tuple(e.seq for e in events)
+
+
+_ACCOUNTS = m.Account.__table__
+# The account row as the driver gives it, without decoding JSON or dates: what a step's key
+# compares, cheap enough to read under the lock.
+_STORED_ACCOUNT = (_ACCOUNTS.c.id,) + tuple(type_coerce(column, Text).label(column.name)
+                                            for column in _ACCOUNTS.c if column.name != "id")
 
 
 def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool):
-    """(account rows in id order, state versions, state JSON, pending events by account); under
-    the lock only what step_key compares."""
-    accounts_table, states_table, events_table = m.Account.__table__, m.AccountStateRow.__table__, m.Event.__table__
-    query = select(accounts_table).where(accounts_table.c.id.in_(account_ids)).order_by(accounts_table.c.id)
-    accounts = session.execute(query.with_for_update() if lock else query).all()
+    """(stored account rows in id order, decoded account rows by id, state versions, state JSON,
+    pending events by account); under the lock only what step_key compares."""
+    states_table, events_table = m.AccountStateRow.__table__, m.Event.__table__
+    query = select(*_STORED_ACCOUNT).where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id)
+    stored = session.execute(query.with_for_update() if lock else query).all()
+    accounts = {} if lock else {a.id: a for a in session.execute(
+        select(_ACCOUNTS).where(among(session, _ACCOUNTS.c.id, account_ids)))}
     columns = (states_table.c.account_id, states_table.c.version) + (() if lock else (states_table.c.state,))
     versions, states = {}, {}
-    for row in session.execute(select(*columns).where(states_table.c.account_id.in_(account_ids))):
+    for row in session.execute(select(*columns).where(among(session, states_table.c.account_id, account_ids))):
         versions[row.account_id] = row.version
         if not lock:
             states[row.account_id] = row.state
     event_columns = (events_table.c.seq, events_table.c.account_id) if lock else tuple(events_table.c)
     pending: dict[str, list] = {}
     for event in session.execute(select(*event_columns).where(
-            events_table.c.account_id.in_(account_ids), events_table.c.applied.is_(False),
+            among(session, events_table.c.account_id, account_ids), events_table.c.applied.is_(False),
             events_table.c.day <= until).order_by(events_table.c.seq)):
         pending.setdefault(event.account_id, []).append(event)
-    return accounts, versions, states, pending
+    return stored, accounts, versions, states, pending
 
 
 def read_snapshots(session: Session, account_ids: list[str], until: date) -> list[tuple[Any, Snapshot]]:
     """(account row, snapshot) in id order."""
-    accounts, versions, states, pending = read_chunk(session, account_ids, until, lock=False)
+    stored_accounts, accounts, versions, states, pending = read_chunk(session, account_ids, until, lock=False)
     found = []
-    for account in accounts:
+    for stored_account in stored_accounts:
+        account = accounts[stored_account.id]
         events = pending.get(account.id, [])
         stored = states.get(account.id)
         state = AccountState.from_json(stored) if stored is not None else new_state(profile_of(account), account.plan)
         idle = state.through is not None and state.through >= until and not events
-        found.append((account, Snapshot(step_key(account, versions.get(account.id), events), state,
+        found.append((account, Snapshot(step_key(stored_account, versions.get(account.id), events), state,
                                          tuple(to_domain(e) for e in events), stored is not None, idle)))
     return found
 
@@ -149,7 +160,7 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
         doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
         rows += writes.document_rows(doc, draft, now)
     rows += [writes.state_notice_row(account.id, change, now) for change in outcome.state_changes]
-    return Prepared(new, json.dumps(new.to_json()), [writes.posting_rows(p, now) for p in outcome.postings], rows,
+    return Prepared(new, jsoncodec.dumps(new.to_json()), [writes.posting_rows(p, now) for p in outcome.postings], rows,
                      ctx.placeholders)
 
 

@@ -5,7 +5,6 @@ already made, under '<column>__json', so the serialising can happen before the w
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from billing import config as billing_config
 from billing.accounts import buyer_of, vat_of
+from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.base import JsonText, utcnow
 from billing.domain import records as r
@@ -78,7 +78,7 @@ def posting_rows(posting: r.Posting, now: datetime | None = None) -> tuple[dict,
     assert sum(amount for _, amount in posting.legs) == 0, "a journal entry must balance"
     entry = {"account_id": posting.account_id, "day": posting.day, "kind": posting.kind, "amount": posting.amount,
              "currency": posting.currency, "event_id": posting.event_id, "document_number": posting.document_number,
-             "details__json": json.dumps(posting.details), "created_at": now or utcnow()}
+             "details__json": jsoncodec.dumps(posting.details), "created_at": now or utcnow()}
     legs = [{"ledger_account": account, "amount": amount, "currency": posting.currency, "day": posting.day}
             for account, amount in posting.legs]
     return entry, legs
@@ -139,11 +139,11 @@ def document_rows(doc: Document, draft: r.DocumentDraft, now: datetime) -> list[
             "number": doc.number, "kind": doc.kind, "account_id": doc.account_id, "issue_date": doc.issue_date,
             "due_date": doc.due_date, "currency": doc.currency, "gross": doc.gross, "net": doc.net, "vat": doc.vat,
             "body__json": canonical_json(doc.to_json()), "content_hash": None, "event_id": draft.event_id,
-            "explain__json": json.dumps({"details": draft.details, "lines": [line.details for line in draft.lines]}),
+            "explain__json": jsoncodec.dumps({"details": draft.details, "lines": [line.details for line in draft.lines]}),
             "created_at": now}),
         (m.Notice.__table__, {"event_id": f"document.issued:{doc.number}", "topic": "document.issued",
                               "account_id": doc.account_id, "day": doc.issue_date,
-                              "payload__json": json.dumps(payload), "created_at": now})]
+                              "payload__json": jsoncodec.dumps(payload), "created_at": now})]
 
 
 def state_notice_row(account_id: str, change: r.StateChange, now: datetime) -> tuple[Any, dict]:
@@ -153,7 +153,7 @@ def state_notice_row(account_id: str, change: r.StateChange, now: datetime) -> t
     topic = "access.changed" if change.access_changed else "state.changed"
     return m.Notice.__table__, {"event_id": f"{topic}:{account_id}:{change.day.isoformat()}:{change.new}",
                                 "topic": topic, "account_id": account_id, "day": change.day,
-                                "payload__json": json.dumps(payload), "created_at": now}
+                                "payload__json": jsoncodec.dumps(payload), "created_at": now}
 
 
 def add_state_notice(session: Session, account_id: str, change: r.StateChange) -> None:

@@ -6,6 +6,8 @@ import os
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.db import jsoncodec
+
 DEFAULT_URL = "sqlite:///billing.db"
 
 
@@ -22,7 +24,8 @@ def database_url() -> str:
 def make_engine(url: str | None = None) -> Engine:
     url = url or database_url()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60},
+                               json_serializer=jsoncodec.dumps, json_deserializer=jsoncodec.loads)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -44,7 +47,8 @@ def make_engine(url: str | None = None) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         json_serializer=jsoncodec.dumps, json_deserializer=jsoncodec.loads)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
