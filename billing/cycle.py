@@ -11,6 +11,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import date
 from decimal import Decimal
@@ -57,7 +58,7 @@ def accounts_due(session: Session, until: date) -> list[str]:
 
 
 def chunk_size() -> int:
-    return max(1, int(os.environ.get("BILLING_CYCLE_CHUNK", "200")))
+    return max(1, int(os.environ.get("BILLING_CYCLE_CHUNK", "500")))
 
 
 # Below this many chunks a run stays in this process: starting workers costs more than it saves.
@@ -66,8 +67,9 @@ PARALLEL_MIN_CHUNKS = 10
 
 def worker_count(factory: sessionmaker, chunks: int) -> int:
     """BILLING_CYCLE_WORKERS processes (default 1: this process) for a run of many chunks on a
-    database other processes can open. Not on by default: workers are spawned, and spawning
-    re-imports the caller's main module, which a script without a __main__ guard cannot survive."""
+    database other processes can open. Not on by default: in a process with threads the workers
+    are spawned, which re-imports the caller's main module (a script without a __main__ guard
+    cannot survive that), and a small server may not want its cores taken."""
     url = factory.kw["bind"].url
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         return 1
@@ -98,13 +100,19 @@ def _run_in_workers(factory: sessionmaker, chunks: list[list[str]], until: date,
     """The chunks spread over worker processes. Each chunk is still its own transaction under its
     accounts' locks (process_chunk), so workers never process an account twice, and a failure
     stops the run with every finished chunk kept: a rerun does the rest, as in one process."""
-    url = factory.kw["bind"].url.render_as_string(hide_password=False)
-    # spawn, not fork: the caller may be a server with threads and open connections.
-    spawn = multiprocessing.get_context("spawn")
+    engine = factory.kw["bind"]
+    url = engine.url.render_as_string(hide_password=False)
+    # fork when this process has no other thread (billing run): it starts at once. A server has
+    # threads, which fork would copy in whatever state they are: there, spawn a fresh interpreter.
+    if threading.active_count() == 1:
+        engine.dispose()  # no open connection is copied into the workers
+        context = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("spawn")
     # SQLite has one writer: the workers pass the write turn by a lock of their own, at once,
     # rather than through SQLite's busy handler, which sleeps up to 100 ms between tries.
-    turn = spawn.Lock() if factory.kw["bind"].dialect.name == "sqlite" else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn,
+    turn = context.Lock() if engine.dialect.name == "sqlite" else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                              initializer=_worker_start, initargs=(url, turn)) as pool:
         futures = [pool.submit(_worker_chunk, chunk, until) for chunk in chunks]
         processed = 0

@@ -95,10 +95,10 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
     query = select(*_STORED_ACCOUNT).where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id)
     stored = session.execute(query.with_for_update() if lock else query).all()
     accounts = {} if lock else {a.id: a for a in session.execute(
-        select(_ACCOUNTS).where(among(session, _ACCOUNTS.c.id, account_ids)))}
+        select(_ACCOUNTS).where(among(session, _ACCOUNTS.c.id, account_ids))).all()}
     columns = (states_table.c.account_id, states_table.c.version) + (() if lock else (states_table.c.state,))
     versions, states = {}, {}
-    for row in session.execute(select(*columns).where(among(session, states_table.c.account_id, account_ids))):
+    for row in session.execute(select(*columns).where(among(session, states_table.c.account_id, account_ids))).all():
         versions[row.account_id] = row.version
         if not lock:
             states[row.account_id] = row.state
@@ -106,7 +106,7 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
     pending: dict[str, list] = {}
     for event in session.execute(select(*event_columns).where(
             among(session, events_table.c.account_id, account_ids), events_table.c.applied.is_(False),
-            events_table.c.day <= until).order_by(events_table.c.seq)):
+            events_table.c.day <= until).order_by(events_table.c.seq)).all():
         pending.setdefault(event.account_id, []).append(event)
     return stored, accounts, versions, states, pending
 

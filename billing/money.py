@@ -63,10 +63,10 @@ def to_huf(amount: Decimal, rate: Decimal) -> Decimal:
 
 
 def _round_digits(value: Fraction, digits: int) -> Decimal:
-    scaled = abs(value) * (10**digits)
-    whole = (scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
-    sign = -1 if value < 0 else 1
-    return Decimal(sign * whole).scaleb(-digits)
+    # Half-up on the magnitude, in integers: floor(|n| * 10^digits / d + 1/2).
+    numerator, denominator = value.numerator, value.denominator
+    whole = (abs(numerator) * 10**digits * 2 + denominator) // (2 * denominator)
+    return Decimal(-whole if numerator < 0 else whole).scaleb(-digits)
 
 
 def approximate(value: Fraction, digits: int = 6) -> Decimal:

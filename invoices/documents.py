@@ -166,8 +166,19 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_LEAVES = (str, int, bool, float, type(None))
+
+
 def _jsonable(value: Any) -> Any:
-    # Records are walked field by field (dataclasses.asdict would deep-copy every value first).
+    # Records are walked field by field (dataclasses.asdict would deep-copy every value first);
+    # the plain leaves, most of a document, are tested first and by exact type.
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is Decimal:
+        return str(value)
+    if kind is date:
+        return value.isoformat()
     if hasattr(value, "__dataclass_fields__"):
         return {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
     if isinstance(value, dict):

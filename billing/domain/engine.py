@@ -19,7 +19,7 @@ from billing.domain.state import AccountState, InvoiceState, PaymentState, Profo
 from billing.money import round_money
 from invoices.documents import VatTreatment
 from invoices.vat import monthly_price
-from proration.days import (cumulative_entry, daily_charge, days_in_month, month_end, month_key, month_spans,
+from proration.days import (cumulative_entry, daily_charge, month_end, month_key, month_spans,
                             next_month_end, span_charge, termination_refund)
 
 
@@ -179,10 +179,15 @@ def _price_factors(terms: PriceTerms, vat: VatTreatment) -> tuple[Fraction, Frac
     return monthly_price(terms.list_price, terms.prices_include_vat, vat), Fraction(terms.discount_percent) / 100
 
 
-@lru_cache(maxsize=4096)
-def _seat_day(price: Fraction, discount: Fraction, days_in_month: int) -> tuple[Fraction, Fraction]:
-    """The exact charge of one seat for one day, discounted and at the list price."""
-    return price * (1 - discount) / days_in_month, price / days_in_month
+@lru_cache(maxsize=65536)
+def _day_charge(terms: PriceTerms, vat: VatTreatment, year: int, month: int,
+                seats: int) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+    """(monthly price, discount, the exact charge of `seats` seats for one day of that month,
+    the same at the list price): = daily_charge(seats, price, discount, day). Accounts on the same
+    plan, seat count and month share it, so it is computed once per run, not per account."""
+    price, discount = _price_factors(terms, vat)
+    first = date(year, month, 1)
+    return price, discount, daily_charge(seats, price, discount, first), daily_charge(seats, price, Fraction(0), first)
 
 
 def _price(run: _Run, day: date) -> tuple[Fraction, Fraction, PriceTerms]:
@@ -192,11 +197,10 @@ def _price(run: _Run, day: date) -> tuple[Fraction, Fraction, PriceTerms]:
 
 def _charge(run: _Run, day: date, seats: int, users: list[str], events: list[Event]) -> None:
     st = run.state
-    price, discount, terms = _price(run, day)
-    per_seat, per_seat_list = _seat_day(price, discount, days_in_month(day))
-    exact = seats * per_seat  # = daily_charge(seats, price, discount, day), without recomputing the factor
+    terms = run.ctx.price(st.plan, day)
+    price, discount, exact, list_exact = _day_charge(terms, run.profile.vat, day.year, day.month, seats)
     st.month_exact += exact
-    st.month_list_exact += seats * per_seat_list
+    st.month_list_exact += list_exact
     amount = cumulative_entry(st.month_exact, st.month_posted, run.currency)
     if seats == 0 and amount == 0:
         return

@@ -44,7 +44,8 @@ def _without_numbers(factory) -> dict:
     return {"entries": entries, "documents": documents, "states": states}
 
 
-def test_two_worker_processes_give_the_ledger_of_one(app_on, db_url, tmp_path, monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2], ids=["forked", "spawned"])
+def test_two_worker_processes_give_the_ledger_of_one(app_on, db_url, tmp_path, monkeypatch, threads):
     from service import create_app
 
     serial = create_app(f"sqlite:///{tmp_path / 'serial.db'}")
@@ -57,6 +58,7 @@ def test_two_worker_processes_give_the_ledger_of_one(app_on, db_url, tmp_path, m
     monkeypatch.setenv("BILLING_CYCLE_WORKERS", "2")
     monkeypatch.setenv("BILLING_CYCLE_CHUNK", "1")
     monkeypatch.setattr(cycle, "PARALLEL_MIN_CHUNKS", 1)
+    monkeypatch.setattr(cycle.threading, "active_count", lambda: threads)  # fork only without threads
     factory = app_on.state.factory
     assert cycle.worker_count(factory, 3) == 2
     assert cycle.run_cycle(factory, date(2026, 3, 31))["accounts_processed"] == 3
