@@ -174,29 +174,43 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
         accounts, _, versions, _, pending = prepare.read_chunk(session, account_ids, until, lock=True)
         session.info["posting_buffer"], session.info["row_buffer"] = [], {}
         ctx = DbContext(session, prices, billing_config.cycle_config())
-        saved, applied, locked = [], [], []
+        ready, applied, locked, numbered = [], [], [], []
         for account in accounts:
             snapshot, step = prepared.get(account.id, (None, None))
             if snapshot is None or snapshot.key != prepare.step_key(account, versions.get(account.id),
-                                                          pending.get(account.id, ())):
+                                                                     pending.get(account.id, ())):
                 locked.append((account.id, None))
             elif step is not None:
-                state_json = prepare.store_prepared(session, ctx, step)
-                saved.append((account.id, step.state, snapshot.stored, state_json))
+                (numbered if step.placeholders else ready).append((account.id, snapshot, step))
                 applied += snapshot.seqs
             elif not snapshot.idle:
                 locked.append((account.id, snapshot))
+        saved = [(account_id, step.state, snapshot.stored, prepare.store_prepared(session, ctx, step))
+                 for account_id, snapshot, step in ready]
         if locked:
             locked_saved, locked_applied = _process_locked(session, ctx, locked, until)
             saved += locked_saved
             applied += locked_applied
-        writes.save_states(session, saved)
-        writes.flush_postings(session)
-        writes.flush_rows(session)
-        ctx.write_counters()
+        _write(session, saved)
         if applied:
             session.execute(update(m.Event).where(among(session, m.Event.seq, applied)).values(applied=True),
                             execution_options={"synchronize_session": False})
+        # Numbers last: the first one locks the series' counter until commit, and every other
+        # transaction issuing documents waits for it.
+        numbered = [(account_id, step.state, snapshot.stored, prepare.store_prepared(session, ctx, step))
+                    for account_id, snapshot, step in numbered]
+        _write(session, numbered)
+        ctx.write_counters()
+    return len(saved) + len(numbered)
+
+
+def _write(session: Session, saved: list[tuple[str, AccountState, bool, str]]) -> None:
+    writes.save_states(session, saved)
+    writes.flush_postings(session)
+    writes.flush_rows(session)
+    session.info["posting_buffer"], session.info["row_buffer"] = [], {}
+
+
     return len(saved)
 
 
