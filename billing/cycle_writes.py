@@ -8,15 +8,14 @@ import hashlib
 import logging
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from billing import config as billing_config
 from billing.accounts import buyer_of, vat_of
-from billing.db import jsoncodec
+from billing.db import bulk, jsoncodec
 from billing.db import models as m
 from billing.db.base import JsonText, utcnow
 from billing.domain import records as r
@@ -38,10 +37,9 @@ def save_states(session: Session, states: list[tuple[str, AccountState, bool, st
             through=bindparam("b_through"), status=bindparam("b_status"),
             state=bindparam("b_state", type_=JsonText), updated_at=bindparam("b_now"),
             version=table.c.version + 1), changed)
-    new = [{"account_id": account_id, "through": state.through, "status": state.status, "state_json": text,
-            "updated_at": now, "version": 1} for account_id, state, stored, text in states if not stored]
-    if new:
-        session.execute(insert(table).values(state=bindparam("state_json", type_=JsonText)), new)
+    bulk.insert_rows(session, table, [
+        {"account_id": account_id, "through": state.through, "status": state.status, "state__json": text,
+         "updated_at": now, "version": 1} for account_id, state, stored, text in states if not stored])
 
 
 def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) -> list[Document]:
@@ -91,31 +89,9 @@ def flush_postings(session: Session) -> None:
 
 
 def _write_postings(session: Session, postings: list[tuple[dict, list[dict]]]) -> None:
-    # Core inserts (the ORM's per-row bookkeeping costs more than the insert itself here).
-    entries, legs = m.JournalEntry.__table__, m.PostingRow.__table__
-    entry_ids = _insert_entries(session, entries, [entry for entry, _ in postings])
-    session.execute(insert(legs), [{"entry_id": entry_id, **leg}
-                                   for entry_id, (_, entry_legs) in zip(entry_ids, postings) for leg in entry_legs])
-
-
-def _insert_entries(session: Session, entries, rows: list[dict]) -> list[int]:
-    """Insert journal entries in order and return their ids, in one statement per batch."""
-    statement = _insert_json_text(entries)
-    if session.get_bind().dialect.name != "sqlite":
-        return list(session.scalars(statement.returning(entries.c.id, sort_by_parameter_order=True), rows))
-    # SQLite cannot promise the order of RETURNING rows, so SQLAlchemy would insert row by row.
-    # This transaction holds SQLite's only write lock (BEGIN IMMEDIATE) and an INTEGER PRIMARY KEY
-    # takes max(id) + 1 for each new row, so the ids of one executemany are the last n, in order.
-    session.execute(statement, rows)
-    last = session.scalar(select(func.max(entries.c.id)))
-    return list(range(last - len(rows) + 1, last + 1))
-
-
-@lru_cache(maxsize=None)
-def _insert_json_text(table):
-    """insert(table) taking every JSON column as JSON text already made, under '<column>__json'."""
-    return insert(table).values({column.name: bindparam(f"{column.name}__json", type_=JsonText)
-                                 for column in table.c if isinstance(column.type, JSON)})
+    entry_ids = bulk.insert_with_ids(session, m.JournalEntry.__table__, [entry for entry, _ in postings])
+    bulk.insert_rows(session, m.PostingRow.__table__, [
+        {"entry_id": entry_id, **leg} for entry_id, (_, entry_legs) in zip(entry_ids, postings) for leg in entry_legs])
 
 
 def issue_document(session: Session, account: m.Account, draft: r.DocumentDraft) -> Document:
@@ -180,7 +156,7 @@ def _insert_rows(session: Session, table, rows: list[dict]) -> None:
         # Hashed here, as written: a prepared document's body gets its number just before.
         for row in rows:
             row["content_hash"] = hashlib.sha256(row["body__json"].encode()).hexdigest()
-    session.execute(_insert_json_text(table), rows)
+    bulk.insert_rows(session, table, rows)
 
 
 def _book_vat(session: Session, doc: Document) -> None:

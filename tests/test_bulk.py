@@ -1,0 +1,53 @@
+"""Bulk inserts (COPY on PostgreSQL, executemany on SQLite) store exactly what an ORM insert would."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from billing.db import bulk, jsoncodec
+from billing.db import models as m
+from billing.db.session import create_schema, make_engine, make_session_factory
+
+
+@pytest.fixture
+def factory(db_url):
+    engine = make_engine(db_url)
+    create_schema(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def test_rows_and_ids_come_back_exactly(factory):
+    budapest = timezone(timedelta(hours=1))
+    entries = [{"account_id": f"a{i}", "day": date(2026, 3, i + 1), "kind": "charge",
+                "amount": Decimal("-1234.5678") * i, "currency": "EUR", "event_id": None,
+                "document_number": "PRO-2026-000001" if i else None,
+                "details__json": jsoncodec.dumps({"users": ["u1", "ű2"], "n": i, "note": 'quote " and \\ tab\t'}),
+                "created_at": datetime(2026, 3, 1, 23, 30, tzinfo=budapest)} for i in range(5)]
+    with factory.begin() as session:
+        ids = bulk.insert_with_ids(session, m.JournalEntry.__table__, entries)
+        bulk.insert_rows(session, m.PostingRow.__table__, [
+            {"entry_id": entry_id, "ledger_account": "revenue", "amount": Decimal("0.00000001"), "currency": "EUR",
+             "day": date(2026, 3, 1)} for entry_id in ids])
+        more = bulk.insert_with_ids(session, m.JournalEntry.__table__, entries[:2])
+    assert ids == sorted(ids) and len(set(ids + more)) == 7 and min(more) > max(ids)
+    with factory() as session:
+        stored = session.scalars(select(m.JournalEntry).order_by(m.JournalEntry.id)).all()[:5]
+        legs = session.scalars(select(m.PostingRow).order_by(m.PostingRow.id)).all()
+    for row, entry in zip(stored, entries):
+        assert (row.account_id, row.day, row.amount, row.document_number) == (
+            entry["account_id"], entry["day"], entry["amount"], entry["document_number"])
+        assert row.details == jsoncodec.loads(entry["details__json"])
+        assert row.created_at == datetime(2026, 3, 1, 22, 30, tzinfo=timezone.utc)
+    assert [leg.entry_id for leg in legs] == ids and legs[0].amount == Decimal("0.00000001")
+
+
+def test_a_row_without_a_column_that_has_a_python_default_is_refused_on_postgresql(factory, db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLAlchemy fills Python defaults itself on an executemany")
+    with factory.begin() as session, pytest.raises(ValueError, match="created_at"):
+        bulk.insert_rows(session, m.Notice.__table__, [
+            {"event_id": "x", "topic": "t", "account_id": "a", "day": date(2026, 3, 1), "payload__json": "{}"}])
