@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,14 +48,34 @@ def pending_events(session: Session, account_id: str, until: date) -> list[m.Eve
     ).order_by(m.Event.seq)))
 
 
-def accounts_due(session: Session, until: date) -> list[str]:
-    """Accounts with days or events left to process through `until`."""
-    behind = select(m.AccountStateRow.account_id).where(m.AccountStateRow.through >= until)
+def accounts_due(session: Session, until: date, after: str | None = None, limit: int | None = None) -> list[str]:
+    """Accounts with days or events left to process through `until`, in id order: those after
+    `after`, at most `limit` of them."""
+    states = m.AccountStateRow
     has_pending = exists().where(m.Event.account_id == m.Account.id, m.Event.applied.is_(False),
                                  m.Event.day <= until)
-    query = select(m.Account.id).where(m.Account.created_day <= until).where(
-        or_(m.Account.id.not_in(behind), has_pending)).order_by(m.Account.id)
+    query = (select(m.Account.id).outerjoin(states, states.account_id == m.Account.id)
+             .where(m.Account.created_day <= until,
+                    or_(states.through.is_(None), states.through < until, has_pending))
+             .order_by(m.Account.id))
+    if after is not None:
+        query = query.where(m.Account.id > after)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def due_chunks(factory: sessionmaker, until: date, size: int) -> Iterator[list[str]]:
+    """The accounts due, a chunk at a time, read as they are needed: a run never holds every id."""
+    after = None
+    while True:
+        with prepare.reader(factory)() as session:  # a plain read: on SQLite no write lock
+            ids = accounts_due(session, until, after, size)
+        if ids:
+            yield ids
+        if len(ids) < size:
+            return
+        after = ids[-1]
 
 
 def chunk_size() -> int:
@@ -79,13 +100,13 @@ def worker_count(factory: sessionmaker, chunks: int) -> int:
 
 def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable], Iterable] | None = None) -> dict:
     with factory() as session:
-        ids = accounts_due(session, until)
         prices = PriceBook(session)  # plans change rarely; one read per run, not per account
-    size = chunk_size()
-    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
-    workers = worker_count(factory, len(chunks))
-    if workers > 1 and len(chunks) > 1:
-        processed = _run_in_workers(factory, chunks, until, min(workers, len(chunks)), progress)
+    chunks = due_chunks(factory, until, chunk_size())
+    head = list(itertools.islice(chunks, PARALLEL_MIN_CHUNKS))
+    chunks = itertools.chain(head, chunks)
+    workers = worker_count(factory, len(head))
+    if workers > 1:
+        processed = _run_in_workers(factory, chunks, until, workers, progress)
     else:
         with _fewer_collections():
             processed = sum(process_chunk(factory, chunk, until, prices)
@@ -95,11 +116,12 @@ def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable],
     return {"until": until.isoformat(), "accounts_processed": processed}
 
 
-def _run_in_workers(factory: sessionmaker, chunks: list[list[str]], until: date, workers: int,
+def _run_in_workers(factory: sessionmaker, chunks: Iterable[list[str]], until: date, workers: int,
                     progress: Callable[[Iterable], Iterable] | None) -> int:
-    """The chunks spread over worker processes. Each chunk is still its own transaction under its
-    accounts' locks (process_chunk), so workers never process an account twice, and a failure
-    stops the run with every finished chunk kept: a rerun does the rest, as in one process."""
+    """The chunks spread over worker processes, a few handed out ahead of them. Each chunk is
+    still its own transaction under its accounts' locks (process_chunk), so workers never process
+    an account twice, and a failure stops the run with every finished chunk kept: a rerun does the
+    rest, as in one process."""
     engine = factory.kw["bind"]
     url = engine.url.render_as_string(hide_password=False)
     # fork when this process has no other thread (billing run): it starts at once. A server has
@@ -112,13 +134,17 @@ def _run_in_workers(factory: sessionmaker, chunks: list[list[str]], until: date,
     # SQLite has one writer: the workers pass the write turn by a lock of their own, at once,
     # rather than through SQLite's busy handler, which sleeps up to 100 ms between tries.
     turn = context.Lock() if engine.dialect.name == "sqlite" else None
+    processed = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                              initializer=_worker_start, initargs=(url, turn)) as pool:
-        futures = [pool.submit(_worker_chunk, chunk, until) for chunk in chunks]
-        processed = 0
+        in_flight: set = set()
         try:
-            for future in (progress(as_completed(futures)) if progress else as_completed(futures)):
-                processed += future.result()
+            for chunk in (progress(chunks) if progress else chunks):
+                in_flight.add(pool.submit(_worker_chunk, chunk, until))
+                if len(in_flight) >= 2 * workers:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    processed += sum(future.result() for future in done)
+            processed += sum(future.result() for future in as_completed(in_flight))
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise

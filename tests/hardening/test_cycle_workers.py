@@ -61,8 +61,13 @@ def test_two_worker_processes_give_the_ledger_of_one(app_on, db_url, tmp_path, m
     monkeypatch.setattr(cycle.threading, "active_count", lambda: threads)  # fork only without threads
     factory = app_on.state.factory
     assert cycle.worker_count(factory, 3) == 2
+    in_workers = []
+    real_run_in_workers = cycle._run_in_workers
+    monkeypatch.setattr(cycle, "_run_in_workers",
+                        lambda *args: in_workers.append(args[3]) or real_run_in_workers(*args))
     assert cycle.run_cycle(factory, date(2026, 3, 31))["accounts_processed"] == 3
     assert cycle.run_cycle(factory, UNTIL)["accounts_processed"] == 3
+    assert in_workers == [2, 2]
     assert _without_numbers(factory) == expected
     with factory() as session:
         assert_gapless(list(session.scalars(select(m.DocumentRow.number))))
