@@ -13,23 +13,16 @@ import billing.cycle_prepare as prepare
 from billing.accounts import account_from_event
 from billing.db import models as m
 from billing.events import ingest
-from tests.e2e.conftest import ADMIN, Api
+from tests.e2e.conftest import Api
 from tests.hardening.conftest import ledger_invariants
 from tests.hardening.test_faults import UNTIL, _post_story, assert_gapless, assert_one_charge_per_account_day
 
 
 @pytest.fixture
-def app_on(db_url, monkeypatch):
-    monkeypatch.setenv("BILLING_ADMIN_KEY", ADMIN)
-    for name in ("VIES_URL", "MNB_URL", "STRIPE_API_KEY", "NAV_LOGIN"):
-        monkeypatch.delenv(name, raising=False)
-    from service import create_app
-
-    app = create_app(db_url)
-    with TestClient(app) as client:
-        _post_story(Api(client))
-    yield app
-    app.state.engine.dispose()
+def app_on(api):
+    """The reference story's events posted (tests/e2e `api` fixture: SQLite and PostgreSQL)."""
+    _post_story(api)
+    return api.client.app
 
 
 def _without_numbers(factory) -> dict:
