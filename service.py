@@ -157,7 +157,7 @@ def _cmd_run(args) -> None:
     create_schema(engine)
     factory = make_session_factory(engine)
     result = run_cycle(factory, date.fromisoformat(args.until),
-                       progress=lambda ids: progress(ids, "accounts", "acct"))
+                       progress=lambda chunks: progress(chunks, "chunks of accounts", "chunk"))
     print(json.dumps(result))
 
 
