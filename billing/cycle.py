@@ -30,6 +30,7 @@ from billing.cycle_context import DbContext, PreviewContext, PriceBook, profile_
 from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.queries import among
+from billing.db.session import make_engine, make_read_factory, make_session_factory
 from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, advance, new_state
 from billing.domain.state import AccountState
@@ -69,7 +70,7 @@ def due_chunks(factory: sessionmaker, until: date, size: int) -> Iterator[list[s
     """The accounts due, a chunk at a time, read as they are needed: a run never holds every id."""
     after = None
     while True:
-        with prepare.reader(factory)() as session:  # a plain read: on SQLite no write lock
+        with make_read_factory(factory.kw["bind"])() as session:  # on SQLite no write lock
             ids = accounts_due(session, until, after, size)
         if ids:
             yield ids
@@ -99,8 +100,7 @@ def worker_count(factory: sessionmaker, chunks: int) -> int:
 
 
 def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable], Iterable] | None = None) -> dict:
-    with factory() as session:
-        prices = PriceBook(session)  # plans change rarely; one read per run, not per account
+    prices = _price_book(factory)  # plans change rarely; one read per run, not per account
     chunks = due_chunks(factory, until, chunk_size())
     head = list(itertools.islice(chunks, PARALLEL_MIN_CHUNKS))
     chunks = itertools.chain(head, chunks)
@@ -168,8 +168,6 @@ _worker: dict = {}
 
 
 def _worker_start(url: str, write_turn) -> None:
-    from billing.db.session import make_engine, make_session_factory
-
     _worker["factory"] = factory = make_session_factory(make_engine(url))
     _worker["prices"] = _price_book(factory)
     _worker["write_turn"] = write_turn
@@ -235,9 +233,6 @@ def _write(session: Session, saved: list[tuple[str, AccountState, bool, str]]) -
     writes.flush_postings(session)
     writes.flush_rows(session)
     session.info["posting_buffer"], session.info["row_buffer"] = [], {}
-
-
-    return len(saved)
 
 
 def _process_locked(session: Session, ctx: DbContext, locked: list[tuple[str, prepare.Snapshot | None]],

@@ -3,7 +3,6 @@ will insert, with placeholders for its proformas' numbers. process_chunk stores 
 account, its state version and its pending events are still what they were read as."""
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,11 +18,12 @@ from billing import cycle_writes as writes
 from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.queries import among
+from billing.db.session import make_read_factory
 from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.engine import advance, new_state
 from billing.domain.state import AccountState
-from billing.issuing import compose, exchange_rate
+from billing.issuing import compose, exchange_rate, rate_needs_database
 
 
 class NeedsLock(Exception):
@@ -129,7 +129,7 @@ def read_snapshots(session: Session, account_ids: list[str], until: date) -> lis
 def prepare(factory: sessionmaker, account_ids: list[str], until: date,
             prices: PriceBook) -> dict[str, tuple[Snapshot, Prepared | None]]:
     ctx = PrepareContext(prices, billing_config.cycle_config())
-    with reader(factory)() as session:
+    with make_read_factory(factory.kw["bind"])() as session:  # on SQLite no write lock
         snapshots = read_snapshots(session, account_ids, until)
     prepared: dict[str, tuple[Snapshot, Prepared | None]] = {}
     for account, snapshot in snapshots:
@@ -151,7 +151,7 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
         return None
     if outcome.refunds or outcome.allocations or outcome.rejections:
         return None
-    if outcome.documents and account.currency != "HUF" and os.environ.get("MNB_URL"):
+    if outcome.documents and rate_needs_database(account.currency):
         return None  # the MNB rate may need fetching and caching: a write
     now = utcnow()
     rows = []
@@ -190,8 +190,3 @@ def _replace_all(text: str, numbers: dict[str, str]) -> str:
         raise RuntimeError("a placeholder number was left in a prepared row")
     return text
 
-
-def reader(factory: sessionmaker) -> sessionmaker:
-    """Sessions of the same engine that only read: on SQLite they do not take the write lock."""
-    bind = factory.kw["bind"]
-    return sessionmaker(bind.execution_options(billing_read_only=True), expire_on_commit=False)

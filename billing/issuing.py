@@ -38,10 +38,15 @@ def fallback_rates() -> dict[str, Decimal]:
     return {k.strip().upper(): Decimal(v.strip()) for k, v in pairs}
 
 
-def exchange_rate(session: Session, currency: str, day: date) -> Rate:
+def rate_needs_database(currency: str) -> bool:
+    """Whether exchange_rate may read and cache an MNB rate (else it needs no session)."""
+    return currency != "HUF" and bool(os.environ.get("MNB_URL"))
+
+
+def exchange_rate(session: Session | None, currency: str, day: date) -> Rate:
     if currency == "HUF":
         return Rate(Decimal(1), day, "HUF")
-    if os.environ.get("MNB_URL"):
+    if rate_needs_database(currency):
         from invoices.mnb import MnbClient, MnbError, cached_rate
 
         try:
