@@ -19,7 +19,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
@@ -44,8 +44,8 @@ def load_state(session: Session, account: m.Account) -> AccountState:
 
 
 def pending_events(session: Session, account_id: str, until: date) -> list[m.Event]:
-    return list(session.scalars(select(m.Event).where(
-        m.Event.account_id == account_id, m.Event.applied.is_(False), m.Event.day <= until
+    return list(session.scalars(select(m.Event).join(m.PendingEvent, m.PendingEvent.seq == m.Event.seq).where(
+        m.PendingEvent.account_id == account_id, m.PendingEvent.day <= until
     ).order_by(m.Event.seq)))
 
 
@@ -53,8 +53,7 @@ def accounts_due(session: Session, until: date, after: str | None = None, limit:
     """Accounts with days or events left to process through `until`, in id order: those after
     `after`, at most `limit` of them."""
     states = m.AccountStateRow
-    has_pending = exists().where(m.Event.account_id == m.Account.id, m.Event.applied.is_(False),
-                                 m.Event.day <= until)
+    has_pending = exists().where(m.PendingEvent.account_id == m.Account.id, m.PendingEvent.day <= until)
     query = (select(m.Account.id).outerjoin(states, states.account_id == m.Account.id)
              .where(m.Account.created_day <= until,
                     or_(states.through.is_(None), states.through < until, has_pending))
@@ -216,9 +215,8 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
             saved += locked_saved
             applied += locked_applied
         _write(session, saved)
-        if applied:
-            session.execute(update(m.Event).where(among(session, m.Event.seq, applied)).values(applied=True),
-                            execution_options={"synchronize_session": False})
+        if applied:  # out of the queue: applied, in the same transaction as their effects
+            session.execute(delete(m.PendingEvent.__table__).where(among(session, m.PendingEvent.seq, applied)))
         # Numbers last: the first one locks the series' counter until commit, and every other
         # transaction issuing documents waits for it.
         numbered = [(account_id, step.state, snapshot.stored, prepare.store_prepared(session, ctx, step))
@@ -285,7 +283,8 @@ def build_history(session: Session, account: m.Account, state: AccountState,
         return None
     first_day = min(e.day for e in late)
     applied = [to_domain(e) for e in session.scalars(select(m.Event).where(
-        m.Event.account_id == account.id, m.Event.applied.is_(True), m.Event.type.in_(SEAT_OR_PLAN)
+        m.Event.account_id == account.id, m.Event.type.in_(SEAT_OR_PLAN),
+        ~exists().where(m.PendingEvent.seq == m.Event.seq)
     ).order_by(m.Event.seq))]
     entries = list(session.scalars(select(m.JournalEntry).where(
         m.JournalEntry.account_id == account.id, m.JournalEntry.kind.in_(("charge", "charge_correction"))

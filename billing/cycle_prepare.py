@@ -91,7 +91,7 @@ _STORED_ACCOUNT = (_ACCOUNTS.c.id,) + tuple(type_coerce(column, Text).label(colu
 def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool):
     """(stored account rows in id order, decoded account rows by id, state versions, state JSON,
     pending events by account); under the lock only what step_key compares."""
-    states_table, events_table = m.AccountStateRow.__table__, m.Event.__table__
+    states_table, events_table, queue = m.AccountStateRow.__table__, m.Event.__table__, m.PendingEvent.__table__
     query = select(*_STORED_ACCOUNT).where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id)
     stored = session.execute(query.with_for_update() if lock else query).all()
     accounts = {} if lock else {a.id: a for a in session.execute(
@@ -102,11 +102,12 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
         versions[row.account_id] = row.version
         if not lock:
             states[row.account_id] = row.state
-    event_columns = (events_table.c.seq, events_table.c.account_id) if lock else tuple(events_table.c)
+    # Under the lock the queue alone (seq, account); outside it the events themselves.
+    query = (select(queue.c.seq, queue.c.account_id) if lock
+             else select(events_table).join(queue, queue.c.seq == events_table.c.seq))
     pending: dict[str, list] = {}
-    for event in session.execute(select(*event_columns).where(
-            among(session, events_table.c.account_id, account_ids), events_table.c.applied.is_(False),
-            events_table.c.day <= until).order_by(events_table.c.seq)).all():
+    for event in session.execute(query.where(among(session, queue.c.account_id, account_ids), queue.c.day <= until)
+                                 .order_by(queue.c.seq)).all():
         pending.setdefault(event.account_id, []).append(event)
     return stored, accounts, versions, states, pending
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing.db.base import utcnow
 from billing.db.queries import among
-from billing.db.models import Account, Event, Plan
+from billing.db.models import Account, Event, PendingEvent, Plan
 from billing.errors import Conflict, InvalidInput
 from billing.money import has_currency_precision
 from schemas.api import EVENT_BATCH, EVENT_TAGS, EventIn
@@ -188,10 +188,14 @@ def ingest(session: Session, items: list[Any], account_factory: Callable[[EventI
         rows.append({"id": event.id, "type": event.type, "account_id": event.account_id,
                      "occurred_at": event.occurred_at, "day": local_day(event.occurred_at, timezone),
                      "body_hash": digest, "data": data.model_dump(mode="json"),
-                     "received_at": received_at, "applied": False})
+                     "received_at": received_at})
     if any(event.type == "account.created" for _, event, _, _, _ in fresh):
         session.flush()  # the new accounts first, so a later statement in this transaction sees them
     if rows:
         # One executemany in arrival order (seq follows it); the unique id still guards duplicates.
         session.connection().execute(insert(Event.__table__), rows)  # Core: no ORM bookkeeping per row
+        # Into the cycle's queue, copied on the server from the rows just stored.
+        session.connection().execute(insert(PendingEvent.__table__).from_select(
+            ["seq", "account_id", "day"], select(Event.seq, Event.account_id, Event.day)
+            .where(among(session, Event.id, [row["id"] for row in rows]))))
     return results

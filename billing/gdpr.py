@@ -87,7 +87,7 @@ def _require_closed(session: Session, account_id: str) -> None:
         raise Conflict(f"the account is {status}; terminate it and run the cycle before erasing its personal "
                        "data (a live account still gets invoices that must name the buyer)",
                        {"errors": [{"field": "account_id", "message": f"state {status}, not terminated or expired"}]})
-    waiting = session.scalar(select(exists().where(m.Event.account_id == account_id, m.Event.applied.is_(False))))
+    waiting = session.scalar(select(exists().where(m.PendingEvent.account_id == account_id)))
     if waiting:
         raise Conflict("events of the account wait for the daily cycle; run it before erasing",
                        {"errors": [{"field": "account_id", "message": "unprocessed events"}]})

@@ -5,7 +5,7 @@ has no finite decimal form); posted amounts are `Decimal` in the currency's prec
 """
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
 
@@ -57,9 +57,13 @@ def round_unit_price(value: Fraction | Decimal, currency: str) -> Decimal:
     return _round_digits(Fraction(value), minor_units(currency) + 2)
 
 
+# A product of two decimals is a decimal: exact with enough digits, and Inexact traps if not.
+_EXACT = Context(prec=60, traps=[Inexact, InvalidOperation])
+
+
 def to_huf(amount: Decimal, rate: Decimal) -> Decimal:
     """A document amount converted at the exchange rate, in whole forints (the HUF precision)."""
-    return round_money(Fraction(amount) * Fraction(rate), "HUF")
+    return round_money(_EXACT.multiply(Decimal(amount), Decimal(rate)), "HUF")
 
 
 def _round_digits(value: Fraction, digits: int) -> Decimal:

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from billing.db import models as m
@@ -136,7 +136,8 @@ def check_payment_events(session: Session) -> dict:
                                             .where(m.JournalEntry.kind == "payment")):
         posted[event_id].append(amount)
     failures = []
-    for event in session.scalars(select(m.Event).where(m.Event.type == "payment.received", m.Event.applied.is_(True))):
+    applied = ~exists().where(m.PendingEvent.seq == m.Event.seq)
+    for event in session.scalars(select(m.Event).where(m.Event.type == "payment.received", applied)):
         if event.id in rejected:
             continue
         amounts = posted.get(event.id, [])
@@ -216,7 +217,9 @@ def payments_by_channel(session: Session, entries: list[m.JournalEntry], sums,
 def _received(session: Session) -> list[dict]:
     """What the providers told us, for comparison: booked and still waiting for the cycle."""
     rows = []
-    applied = {e.id: e.applied for e in session.scalars(select(m.Event).where(m.Event.type == "payment.received"))}
+    applied = {event_id: seq is None for event_id, seq in session.execute(
+        select(m.Event.id, m.PendingEvent.seq).outerjoin(m.PendingEvent, m.PendingEvent.seq == m.Event.seq)
+        .where(m.Event.type == "payment.received"))}
     totals: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for card in session.scalars(select(pm.CardPayment).where(pm.CardPayment.status == "booked")):
         key = ("received:stripe", card.currency)

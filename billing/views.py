@@ -35,8 +35,7 @@ def current_state(session: Session, account: m.Account) -> AccountState:
     then are applied in memory by the same engine, so a new account shows its trial at once;
     events dated later wait, as they do for the cycle. Money is only posted by the cycle."""
     state = load_state(session, account)
-    latest = session.scalar(select(func.max(m.Event.day)).where(m.Event.account_id == account.id,
-                                                                m.Event.applied.is_(False)))
+    latest = session.scalar(select(func.max(m.PendingEvent.day)).where(m.PendingEvent.account_id == account.id))
     if latest is None:
         return state
     last_run = session.scalar(select(func.max(m.CycleRun.until)))

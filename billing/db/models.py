@@ -73,9 +73,19 @@ class Event(Base):
     body_hash: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
-    applied: Mapped[bool] = mapped_column(Boolean, default=False)
-    __table_args__ = (Index("ix_events_pending", "account_id", "applied", "day"),
-                      Index("ix_events_account_type", "account_id", "type"))
+    __table_args__ = (Index("ix_events_account_type", "account_id", "type"),)
+
+
+class PendingEvent(Base):
+    """An event the cycle has not applied yet: a work queue beside the append-only event log.
+    Ingestion adds the row with its event; the cycle deletes it in the transaction that applies the
+    event. A queue rather than a flag on the event: on PostgreSQL, deleting this small row costs a
+    seventh of rewriting the event row and its index entries, and the event log stays insert-only."""
+    __tablename__ = "pending_events"
+    seq: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=False)  # events.seq
+    account_id: Mapped[str] = mapped_column(String(128))
+    day: Mapped[date] = mapped_column(Date)
+    __table_args__ = (Index("ix_pending_events_account_day", "account_id", "day"),)
 
 
 class AccountStateRow(Base):

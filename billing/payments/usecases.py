@@ -113,9 +113,8 @@ class CheckoutAnswer:
 def _pending_payments(session: Session, proforma: m.DocumentRow) -> Decimal:
     """Payments stored for this proforma that the cycle has not allocated yet: a customer who paid
     a minute ago must not be sent to pay again."""
-    rows = session.scalars(select(m.Event).where(
-        m.Event.account_id == proforma.account_id, m.Event.type == "payment.received",
-        m.Event.applied.is_(False)))
+    rows = session.scalars(select(m.Event).join(m.PendingEvent, m.PendingEvent.seq == m.Event.seq).where(
+        m.PendingEvent.account_id == proforma.account_id, m.Event.type == "payment.received"))
     return sum((Decimal(e.data["amount"]) for e in rows if e.data.get("reference") == proforma.number),
                Decimal(0))
 

@@ -115,13 +115,14 @@ def test_many_writers_and_two_cycles_at_once(pg_app):
 
     with factory() as session:
         stored = list(session.scalars(select(m.Event).where(m.Event.type != "account.created")))
+        queued = set(session.scalars(select(m.PendingEvent.seq)))
         payments = [e for e in session.scalars(select(m.JournalEntry).where(m.JournalEntry.kind == "payment"))]
         rejected = {r.event_id for r in session.scalars(select(m.Rejection))}
         numbers = list(session.scalars(select(m.DocumentRow.number)))
     assert any(n.startswith("INV") for n in numbers) and any(n.startswith("PRO") for n in numbers), numbers
     ids = Counter(e.id for e in stored)
     assert set(ids) == set(accepted) and max(ids.values()) == 1, "an event lost or stored twice"
-    assert all(e.applied for e in stored), "an event left unapplied after the run through its day"
+    assert not queued, "an event left unapplied after the run through its day"
     paid = Counter(e.event_id for e in payments)
     expected = {e.id for e in stored if e.type == "payment.received"} - rejected
     assert set(paid) == expected and max(paid.values()) == 1, "a payment lost or booked twice"

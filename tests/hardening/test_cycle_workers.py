@@ -92,7 +92,8 @@ def test_an_event_arriving_after_the_step_was_prepared_is_charged_under_the_lock
     cycle.run_cycle(factory, date(2026, 4, 2))
     assert _charge(factory, "cora", date(2026, 4, 2)).details["seats"] == 4
     with factory() as session:
-        assert session.scalars(select(m.Event.applied).where(m.Event.id == "late-seat")).one() is True
+        late = session.scalars(select(m.Event.seq).where(m.Event.id == "late-seat")).one()
+        assert session.get(m.PendingEvent, late) is None, "the late event is still queued"
     ledger_invariants(factory)
 
 
