@@ -29,7 +29,7 @@ from billing.accounts import retry_pending_vat
 from billing.cycle_context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
 from billing.db import jsoncodec
 from billing.db import models as m
-from billing.db.queries import among
+from billing.db.queries import among, without_parallel_plans
 from billing.db.session import make_engine, make_read_factory, make_session_factory
 from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, advance, new_state
@@ -191,6 +191,7 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
     prices = prices or _price_book(factory)
     prepared = prepare.prepare(factory, account_ids, until, prices)
     with write_turn or contextlib.nullcontext(), factory.begin() as session:
+        without_parallel_plans(session)
         # FOR UPDATE on the account rows, always in id order: two cycle runs (or API processes)
         # started at once serialise per account without deadlocking, so no day is charged twice;
         # on SQLite the BEGIN IMMEDIATE lock does the same.

@@ -17,13 +17,14 @@ from billing.cycle_context import DbContext, PriceBook, profile_of, to_domain
 from billing import cycle_writes as writes
 from billing.db import jsoncodec
 from billing.db import models as m
-from billing.db.queries import among
+from billing.db.queries import among, without_parallel_plans
 from billing.db.session import make_read_factory
 from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.engine import advance, new_state
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate, rate_needs_database
+from invoices.documents import Party
 
 
 class NeedsLock(Exception):
@@ -38,6 +39,7 @@ class PrepareContext:
     config: r.CycleConfig
     nonce: str = field(default_factory=lambda: uuid.uuid4().hex)
     placeholders: list[tuple[str, str, date]] = field(default_factory=list)  # of the current step
+    seller: Party = field(default_factory=billing_config.seller)  # read from the environment once a chunk
 
     def price(self, plan: str, day: date) -> r.PriceTerms:
         if plan not in self.prices.versions:  # a plan defined after this run began
@@ -131,6 +133,7 @@ def prepare(factory: sessionmaker, account_ids: list[str], until: date,
             prices: PriceBook) -> dict[str, tuple[Snapshot, Prepared | None]]:
     ctx = PrepareContext(prices, billing_config.cycle_config())
     with make_read_factory(factory.kw["bind"])() as session:  # on SQLite no write lock
+        without_parallel_plans(session)
         snapshots = read_snapshots(session, account_ids, until)
     prepared: dict[str, tuple[Snapshot, Prepared | None]] = {}
     for account, snapshot in snapshots:
@@ -158,7 +161,7 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
     rows = []
     for draft in outcome.documents:
         rate = exchange_rate(None, draft.currency, draft.fulfilment_date)
-        doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
+        doc = compose(draft, ctx.seller, buyer_of(account), vat_of(account), rate, account.locale)
         rows += writes.document_rows(doc, draft, now)
     rows += [writes.state_notice_row(account.id, change, now) for change in outcome.state_changes]
     return Prepared(new, jsoncodec.dumps(new.to_json()), [writes.posting_rows(p, now) for p in outcome.postings], rows,

@@ -21,7 +21,7 @@ from billing.db.base import JsonText, utcnow
 from billing.domain import records as r
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate
-from invoices.documents import Document, canonical_json
+from invoices.documents import Document
 
 log = logging.getLogger("billing.cycle")
 
@@ -114,7 +114,7 @@ def document_rows(doc: Document, draft: r.DocumentDraft, now: datetime) -> list[
         (m.DocumentRow.__table__, {
             "number": doc.number, "kind": doc.kind, "account_id": doc.account_id, "issue_date": doc.issue_date,
             "due_date": doc.due_date, "currency": doc.currency, "gross": doc.gross, "net": doc.net, "vat": doc.vat,
-            "body__json": canonical_json(doc.to_json()), "content_hash": None, "event_id": draft.event_id,
+            "body__json": doc.canonical_json(), "content_hash": None, "event_id": draft.event_id,
             "explain__json": jsoncodec.dumps({"details": draft.details, "lines": [line.details for line in draft.lines]}),
             "created_at": now}),
         (m.Notice.__table__, {"event_id": f"document.issued:{doc.number}", "topic": "document.issued",

@@ -12,6 +12,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
+import orjson
+
 DocumentKind = Literal["proforma", "invoice", "credit_note"]
 VatKind = Literal["domestic", "reverse_charge", "out_of_scope"]
 PaymentMethod = Literal["card", "bank_transfer"]
@@ -90,7 +92,15 @@ class Document:
         return _jsonable(self)
 
     def content_hash(self) -> str:
-        return json_hash(self.to_json())
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def canonical_json(self) -> str:
+        """canonical_json(self.to_json()), written by orjson straight from the record (the cycle
+        stores one per proforma); the standard library for what orjson refuses (a lone surrogate)."""
+        try:
+            return orjson.dumps(self, default=_orjson_default, option=_ORJSON_CANONICAL).decode()
+        except TypeError:
+            return canonical_json(self.to_json())
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> "Document":
@@ -167,6 +177,18 @@ def canonical_json(value: Any) -> str:
 
 
 _LEAVES = (str, int, bool, float, type(None))
+# Sorted keys, records handed to _orjson_default as dicts; the same text as canonical_json for the
+# values a document holds (no floats: orjson writes some of them differently).
+_ORJSON_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _orjson_default(value: Any) -> Any:
+    if type(value) is Decimal:
+        return str(value)
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: getattr(value, name) for name in fields}
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def _jsonable(value: Any) -> Any:
