@@ -90,6 +90,10 @@ _STORED_ACCOUNT = (_ACCOUNTS.c.id,) + tuple(type_coerce(column, Text).label(colu
                                             for column in _ACCOUNTS.c if column.name != "id")
 
 
+# What the engine's Event record holds (to_domain), no more.
+_EVENT_FIELDS = ("seq", "id", "type", "account_id", "occurred_at", "day", "data")
+
+
 def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool):
     """(stored account rows in id order, decoded account rows by id, state versions, state JSON,
     pending events by account); under the lock only what step_key compares."""
@@ -106,7 +110,7 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
             states[row.account_id] = row.state
     # Under the lock the queue alone (seq, account); outside it the events themselves.
     query = (select(queue.c.seq, queue.c.account_id) if lock
-             else select(events_table).join(queue, queue.c.seq == events_table.c.seq))
+             else select(*(events_table.c[name] for name in _EVENT_FIELDS)).join(queue, queue.c.seq == events_table.c.seq))
     pending: dict[str, list] = {}
     for event in session.execute(query.where(among(session, queue.c.account_id, account_ids), queue.c.day <= until)
                                  .order_by(queue.c.seq)).all():
@@ -184,7 +188,8 @@ def store_prepared(session: Session, ctx: DbContext, step: Prepared) -> str:
 
 
 def _numbered(row: dict, numbers: dict[str, str]) -> dict:
-    return {k: _replace_all(v, numbers) if isinstance(v, str) else v for k, v in row.items()}
+    # Only a text that holds a placeholder ("@@…@@") is rewritten.
+    return {k: _replace_all(v, numbers) if isinstance(v, str) and "@@" in v else v for k, v in row.items()}
 
 
 def _replace_all(text: str, numbers: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from billing.money import round_money
 
@@ -36,8 +37,10 @@ def daily_charge(seat_count: int, monthly_price: Fraction, discount: Fraction, d
     return seat_count * monthly_price * (1 - discount) / days_in_month(day)
 
 
+@lru_cache(maxsize=65536)
 def span_charge(seat_count: int, monthly_price: Fraction, discount: Fraction, first: date, last: date) -> Fraction:
-    """The exact charge of every day first..last, each day priced with its own month's length."""
+    """The exact charge of every day first..last, each day priced with its own month's length.
+    Cached: on a proforma day the accounts on one price and seat count share their projection."""
     total = Fraction(0)
     cursor = first
     while cursor <= last:
