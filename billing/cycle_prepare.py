@@ -12,8 +12,8 @@ from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
-from billing.accounts import buyer_of, vat_of
-from billing.cycle_context import DbContext, PriceBook, profile_of, to_domain
+from billing.accounts import buyer_of
+from billing.cycle_context import DbContext, PriceBook, profile_of
 from billing import cycle_writes as writes
 from billing.db import jsoncodec
 from billing.db import models as m
@@ -62,6 +62,7 @@ class Snapshot:
     events: tuple[r.Event, ...]
     stored: bool          # the account has a state row
     idle: bool            # processed through the day already, nothing pending
+    profile: r.Profile    # of the account row as read
 
     @property
     def seqs(self) -> list[int]:
@@ -90,8 +91,8 @@ _STORED_ACCOUNT = (_ACCOUNTS.c.id,) + tuple(type_coerce(column, Text).label(colu
                                             for column in _ACCOUNTS.c if column.name != "id")
 
 
-# What the engine's Event record holds (to_domain), no more.
-_EVENT_FIELDS = ("seq", "id", "type", "account_id", "occurred_at", "day", "data")
+# What the engine's Event record holds, in its order: a row is the record's arguments.
+_EVENT_FIELDS = tuple(r.Event.__dataclass_fields__)
 
 
 def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool):
@@ -126,10 +127,11 @@ def read_snapshots(session: Session, account_ids: list[str], until: date) -> lis
         account = accounts[stored_account.id]
         events = pending.get(account.id, [])
         stored = states.get(account.id)
-        state = AccountState.from_json(stored) if stored is not None else new_state(profile_of(account), account.plan)
+        profile = profile_of(account)
+        state = AccountState.from_json(stored) if stored is not None else new_state(profile, account.plan)
         idle = state.through is not None and state.through >= until and not events
         found.append((account, Snapshot(step_key(stored_account, versions.get(account.id), events), state,
-                                         tuple(to_domain(e) for e in events), stored is not None, idle)))
+                                         tuple(r.Event(*e) for e in events), stored is not None, idle, profile)))
     return found
 
 
@@ -154,7 +156,7 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
         return None  # a late event reads the account's history: done under the lock
     ctx.placeholders = []
     try:
-        new, outcome = advance(state, profile_of(account), list(snapshot.events), until, ctx)
+        new, outcome = advance(state, snapshot.profile, list(snapshot.events), until, ctx)
     except NeedsLock:
         return None
     if outcome.refunds or outcome.allocations or outcome.rejections:
@@ -165,7 +167,7 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
     rows = []
     for draft in outcome.documents:
         rate = exchange_rate(None, draft.currency, draft.fulfilment_date)
-        doc = compose(draft, ctx.seller, buyer_of(account), vat_of(account), rate, account.locale)
+        doc = compose(draft, ctx.seller, buyer_of(account), snapshot.profile.vat, rate, account.locale)
         rows += writes.document_rows(doc, draft, now)
     rows += [writes.state_notice_row(account.id, change, now) for change in outcome.state_changes]
     return Prepared(new, jsoncodec.dumps(new.to_json()), [writes.posting_rows(p, now) for p in outcome.postings], rows,

@@ -79,8 +79,9 @@ class Event(Base):
 class PendingEvent(Base):
     """An event the cycle has not applied yet: a work queue beside the append-only event log.
     Ingestion adds the row with its event; the cycle deletes it in the transaction that applies the
-    event. A queue rather than a flag on the event: on PostgreSQL, deleting this small row costs a
-    seventh of rewriting the event row and its index entries, and the event log stays insert-only."""
+    event. A queue rather than a flag on the event: on PostgreSQL, deleting this small row costs
+    about a seventh of rewriting the event row and its index entries, and the cycle never rewrites
+    an event (only erasing personal data does, billing/gdpr.py)."""
     __tablename__ = "pending_events"
     seq: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=False)  # events.seq
     account_id: Mapped[str] = mapped_column(String(128))

@@ -298,7 +298,8 @@ def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today
     price, discount, terms = _price(run, day)
     spans = month_spans(day, last)
     exact_parts = [span_charge(seats, price, discount, a, b) for a, b in spans]
-    projected = round_money(sum(exact_parts, Fraction(0)), run.currency)
+    projected_exact = sum(exact_parts, Fraction(0))
+    projected = round_money(projected_exact, run.currency)
     amount = max(Decimal(0), projected - balance_before_today - open_amount)
     if amount == 0:
         return
@@ -310,7 +311,7 @@ def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today
         number=number, kind="proforma", account_id=run.profile.account_id, issue_date=day, due_date=due,
         fulfilment_date=day, currency=run.currency, gross=amount, lines=tuple(lines),
         period_start=day, period_end=last,
-        details={"projected": str(projected), "projected_exact": str(sum(exact_parts, Fraction(0))),
+        details={"projected": str(projected), "projected_exact": str(projected_exact),
                  "balance": str(balance_before_today), "open": str(open_amount), "seats": seats,
                  "list_price": str(terms.list_price), "discount_percent": str(terms.discount_percent)}))
     _allocate_today(run, day, st.proformas[-1])

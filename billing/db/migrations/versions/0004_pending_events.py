@@ -1,6 +1,5 @@
 """The events the cycle has not applied yet move from a flag on each event to a queue table:
-the cycle deletes a queue row instead of rewriting the event row and its index entries, and the
-event log becomes insert-only.
+the cycle deletes a queue row instead of rewriting the event row and its index entries.
 
 Revision ID: 0004
 Revises: 0003
