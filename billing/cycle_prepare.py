@@ -81,7 +81,7 @@ class Prepared:
 
 
 def step_key(stored_account, version: int | None, events) -> tuple:
-    return tuple(stored_account), version, tuple(e.seq for e in events)
+    return tuple(stored_account), version, tuple([e.seq for e in events])
 
 
 _ACCOUNTS = m.Account.__table__
