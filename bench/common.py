@@ -193,7 +193,8 @@ def served(database_url: str, *, timeout_s: float = 60.0) -> Iterator[str]:
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in _OFFLINE}
-    env.update(DATABASE_URL=database_url, BILLING_ADMIN_KEY=ADMIN_KEY, PYTHONUNBUFFERED="1")
+    # PYTHONPATH: the code of this checkout is served, not whatever the environment installed.
+    env.update(DATABASE_URL=database_url, BILLING_ADMIN_KEY=ADMIN_KEY, PYTHONUNBUFFERED="1", PYTHONPATH=ROOT)
     log = tempfile.NamedTemporaryFile(prefix="billing-serve-", suffix=".log", delete=False)
     billing = os.path.join(os.path.dirname(sys.executable), "billing")
     cmd = [billing] if os.path.exists(billing) else [sys.executable, os.path.join(ROOT, "service.py")]
