@@ -10,14 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from billing import config as billing_config
 from billing.accounts import buyer_of, vat_of
 from billing.db import bulk, jsoncodec
 from billing.db import models as m
-from billing.db.base import JsonText, utcnow
+from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate
@@ -30,13 +29,9 @@ def save_states(session: Session, states: list[tuple[str, AccountState, bool, st
     """Many accounts' states at once (account id, state, whether a row is stored, the state as
     JSON text): two executemany."""
     table, now = m.AccountStateRow.__table__, utcnow()
-    changed = [{"b_id": account_id, "b_through": state.through, "b_status": state.status, "b_state": text,
-                "b_now": now} for account_id, state, stored, text in states if stored]
-    if changed:
-        session.execute(update(table).where(table.c.account_id == bindparam("b_id")).values(
-            through=bindparam("b_through"), status=bindparam("b_status"),
-            state=bindparam("b_state", type_=JsonText), updated_at=bindparam("b_now"),
-            version=table.c.version + 1), changed)
+    bulk.update_rows(session, table, "account_id", [
+        {"account_id": account_id, "through": state.through, "status": state.status, "state__json": text,
+         "updated_at": now} for account_id, state, stored, text in states if stored], increment="version")
     bulk.insert_rows(session, table, [
         {"account_id": account_id, "through": state.through, "status": state.status, "state__json": text,
          "updated_at": now, "version": 1} for account_id, state, stored, text in states if not stored])

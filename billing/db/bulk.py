@@ -2,12 +2,13 @@
 name; a JSON column's value is JSON text already made, under '<column>__json'.
 
 PostgreSQL takes them with COPY, several times faster than an executemany of the same rows;
-SQLite with one executemany."""
+SQLite with one executemany of the driver, each value put through its column type's own bind
+processing (what SQLAlchemy does per row, without building a parameter set for every row)."""
 from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import JSON, Table, bindparam, func, insert, select, text
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from billing.db.base import JsonText
@@ -21,7 +22,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         _copy(session, table, rows)
     else:
-        session.execute(_insert_json_text(table), rows)
+        _executemany(session, table, rows)
 
 
 def insert_with_ids(session: Session, table: Table, rows: list[dict]) -> list[int]:
@@ -37,14 +38,60 @@ def insert_with_ids(session: Session, table: Table, rows: list[dict]) -> list[in
     # SQLite cannot promise the order of RETURNING rows, so SQLAlchemy would insert row by row.
     # The transaction holds SQLite's only write lock (BEGIN IMMEDIATE) and an INTEGER PRIMARY KEY
     # takes max(id) + 1 for each new row, so the ids of one executemany are the last n, in order.
-    session.execute(_insert_json_text(table), rows)
+    _executemany(session, table, rows)
     last = session.scalar(select(func.max(table.c.id)))
     return list(range(last - len(rows) + 1, last + 1))
 
 
+def update_rows(session: Session, table: Table, key: str, rows: list[dict], increment: str | None = None) -> None:
+    """UPDATE the rows found by `key` with the other values given, and raise the integer column
+    `increment` by one: one executemany (of the driver, on SQLite)."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    values = [k for k in keys if k != key]
+    if session.get_bind().dialect.name == "postgresql":
+        update = table.update().where(table.c[key] == bindparam("b_" + key)).values(
+            {column: bindparam("b_" + k, type_=JsonText if k.endswith(_JSON_SUFFIX) else table.c[column].type)
+             for k, column in zip(values, _columns(values))})
+        if increment:
+            update = update.values({increment: table.c[increment] + 1})
+        session.execute(update, [{"b_" + k: row[k] for k in keys} for row in rows])
+        return
+    processors = _bind_processors(table, keys, session.get_bind().dialect)
+    assignments = [f"{column} = ?" for column in _columns(values)] + ([f"{increment} = {increment} + 1"] if increment else [])
+    statement = f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {key} = ?"
+    order = [keys.index(k) for k in values] + [keys.index(key)]
+    session.connection().exec_driver_sql(statement, [
+        tuple([value if process is None else process(value)
+               for value, process in ((row[keys[i]], processors[i]) for i in order)]) for row in rows])
+
+
+def _executemany(session: Session, table: Table, rows: list[dict]) -> None:
+    keys = tuple(rows[0])
+    columns = _columns(keys)
+    _check_complete(table, frozenset(columns))
+    processors = _bind_processors(table, keys, session.get_bind().dialect)
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(keys))})"
+    session.connection().exec_driver_sql(statement, [
+        tuple([value if process is None else process(value)
+               for value, process in zip([row[key] for key in keys], processors)]) for row in rows])
+
+
+@lru_cache(maxsize=None)
+def _bind_processors(table: Table, keys: tuple[str, ...], dialect) -> tuple:
+    # JSON text (key '<column>__json') is bound as it is; anything else as its column type binds it.
+    return tuple(None if key.endswith(_JSON_SUFFIX)
+                 else table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys)
+
+
+def _columns(keys) -> list[str]:
+    return [key[:-len(_JSON_SUFFIX)] if key.endswith(_JSON_SUFFIX) else key for key in keys]
+
+
 def _copy(session: Session, table: Table, rows: list[dict]) -> None:
     keys = list(rows[0])
-    columns = [key[:-len(_JSON_SUFFIX)] if key.endswith(_JSON_SUFFIX) else key for key in keys]
+    columns = _columns(keys)
     _check_complete(table, frozenset(columns))
     cursor = session.connection().connection.dbapi_connection.cursor()
     try:
@@ -59,13 +106,8 @@ def _copy(session: Session, table: Table, rows: list[dict]) -> None:
 
 @lru_cache(maxsize=None)
 def _check_complete(table: Table, columns: frozenset[str]) -> None:
-    """COPY fills no default computed in Python: every such column must be given."""
+    """Neither COPY nor the driver's executemany fills a default computed in Python: every such
+    column must be given."""
     missing = [c.name for c in table.c if c.name not in columns and c.default is not None]
     if missing:
-        raise ValueError(f"COPY into {table.name} without {', '.join(missing)}")
-
-
-@lru_cache(maxsize=None)
-def _insert_json_text(table: Table):
-    return insert(table).values({column.name: bindparam(column.name + _JSON_SUFFIX, type_=JsonText)
-                                 for column in table.c if isinstance(column.type, JSON)})
+        raise ValueError(f"a bulk insert into {table.name} without {', '.join(missing)}")
