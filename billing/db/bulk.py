@@ -62,9 +62,9 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict], incr
     assignments = [f"{column} = ?" for column in _columns(values)] + ([f"{increment} = {increment} + 1"] if increment else [])
     statement = f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {key} = ?"
     order = [keys.index(k) for k in values] + [keys.index(key)]
+    processors = [processors[i] for i in order]
     session.connection().exec_driver_sql(statement, [
-        tuple([value if process is None else process(value)
-               for value, process in ((row[keys[i]], processors[i]) for i in order)]) for row in rows])
+        _bound([row[keys[i]] for i in order], processors) for row in rows])
 
 
 def _executemany(session: Session, table: Table, rows: list[dict]) -> None:
@@ -73,9 +73,12 @@ def _executemany(session: Session, table: Table, rows: list[dict]) -> None:
     _check_complete(table, frozenset(columns))
     processors = _bind_processors(table, keys, session.get_bind().dialect)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(keys))})"
-    session.connection().exec_driver_sql(statement, [
-        tuple([value if process is None else process(value)
-               for value, process in zip([row[key] for key in keys], processors)]) for row in rows])
+    session.connection().exec_driver_sql(statement, [_bound([row[key] for key in keys], processors) for row in rows])
+
+
+def _bound(values: list, processors) -> tuple:
+    """The values as the driver takes them: each through its column type's bind processing."""
+    return tuple([value if process is None else process(value) for value, process in zip(values, processors)])
 
 
 @lru_cache(maxsize=None)
