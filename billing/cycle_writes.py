@@ -4,7 +4,6 @@ transaction; called anywhere else, they are written at once. JSON columns are gi
 already made, under '<column>__json', so the serialising can happen before the write lock."""
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +19,7 @@ from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.state import AccountState
 from billing.issuing import compose, exchange_rate
-from invoices.documents import Document
+from invoices.documents import Document, text_hash
 
 log = logging.getLogger("billing.cycle")
 
@@ -150,7 +149,7 @@ def _insert_rows(session: Session, table, rows: list[dict]) -> None:
     if table is m.DocumentRow.__table__:
         # Hashed here, as written: a prepared document's body gets its number just before.
         for row in rows:
-            row["content_hash"] = hashlib.sha256(row["body__json"].encode()).hexdigest()
+            row["content_hash"] = text_hash(row["body__json"])
     bulk.insert_rows(session, table, rows)
 
 

@@ -92,7 +92,7 @@ class Document:
         return _jsonable(self)
 
     def content_hash(self) -> str:
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+        return text_hash(self.canonical_json())
 
     def canonical_json(self) -> str:
         """canonical_json(self.to_json()), written by orjson straight from the record (the cycle
@@ -169,7 +169,12 @@ class Statement:
 
 def json_hash(data: dict[str, Any]) -> str:
     """The stored hash of a frozen document: SHA-256 of its canonical JSON."""
-    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    return text_hash(canonical_json(data))
+
+
+def text_hash(canonical: str) -> str:
+    """SHA-256 of a document's canonical JSON text, as stored beside it."""
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def canonical_json(value: Any) -> str:
