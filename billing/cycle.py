@@ -284,8 +284,7 @@ def build_history(session: Session, account: m.Account, state: AccountState,
         return None
     first_day = min(e.day for e in late)
     applied = [to_domain(e) for e in session.scalars(select(m.Event).where(
-        m.Event.account_id == account.id, m.Event.type.in_(SEAT_OR_PLAN),
-        ~exists().where(m.PendingEvent.seq == m.Event.seq)
+        m.Event.account_id == account.id, m.Event.type.in_(SEAT_OR_PLAN), m.event_applied()
     ).order_by(m.Event.seq))]
     entries = list(session.scalars(select(m.JournalEntry).where(
         m.JournalEntry.account_id == account.id, m.JournalEntry.kind.in_(("charge", "charge_correction"))

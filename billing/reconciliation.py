@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.db import models as m
@@ -136,8 +136,7 @@ def check_payment_events(session: Session) -> dict:
                                             .where(m.JournalEntry.kind == "payment")):
         posted[event_id].append(amount)
     failures = []
-    applied = ~exists().where(m.PendingEvent.seq == m.Event.seq)
-    for event in session.scalars(select(m.Event).where(m.Event.type == "payment.received", applied)):
+    for event in session.scalars(select(m.Event).where(m.Event.type == "payment.received", m.event_applied())):
         if event.id in rejected:
             continue
         amounts = posted.get(event.id, [])
@@ -217,9 +216,7 @@ def payments_by_channel(session: Session, entries: list[m.JournalEntry], sums,
 def _received(session: Session) -> list[dict]:
     """What the providers told us, for comparison: booked and still waiting for the cycle."""
     rows = []
-    applied = {event_id: seq is None for event_id, seq in session.execute(
-        select(m.Event.id, m.PendingEvent.seq).outerjoin(m.PendingEvent, m.PendingEvent.seq == m.Event.seq)
-        .where(m.Event.type == "payment.received"))}
+    applied = dict(session.execute(select(m.Event.id, m.event_applied()).where(m.Event.type == "payment.received")).all())
     totals: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for card in session.scalars(select(pm.CardPayment).where(pm.CardPayment.status == "booked")):
         key = ("received:stripe", card.currency)

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, ColumnElement, Date, ForeignKey, Index, Integer, Numeric,
+                        String, Text, UniqueConstraint, exists)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.base import AwareDateTime, Base, ExactDecimal, utcnow
@@ -87,6 +87,11 @@ class PendingEvent(Base):
     account_id: Mapped[str] = mapped_column(String(128))
     day: Mapped[date] = mapped_column(Date)
     __table_args__ = (Index("ix_pending_events_account_day", "account_id", "day"),)
+
+
+def event_applied() -> ColumnElement[bool]:
+    """The event has been applied by the cycle: it has left the queue."""
+    return ~exists().where(PendingEvent.seq == Event.seq)
 
 
 class AccountStateRow(Base):
