@@ -58,13 +58,11 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict], incr
             update = update.values({increment: table.c[increment] + 1})
         session.execute(update, [{"b_" + k: row[k] for k in keys} for row in rows])
         return
-    processors = _bind_processors(table, keys, session.get_bind().dialect)
     assignments = [f"{column} = ?" for column in _columns(values)] + ([f"{increment} = {increment} + 1"] if increment else [])
     statement = f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {key} = ?"
-    order = [keys.index(k) for k in values] + [keys.index(key)]
-    processors = [processors[i] for i in order]
-    session.connection().exec_driver_sql(statement, [
-        _bound([row[keys[i]] for i in order], processors) for row in rows])
+    bound = (*values, key)  # in the statement's order of placeholders
+    processors = _bind_processors(table, bound, session.get_bind().dialect)
+    session.connection().exec_driver_sql(statement, [_bound([row[k] for k in bound], processors) for row in rows])
 
 
 def _executemany(session: Session, table: Table, rows: list[dict]) -> None:
