@@ -76,7 +76,7 @@ def cycle_child(url: str, until: date, workers: int) -> dict:
 
 
 def _child(url: str, until: str) -> None:
-    from billing.cycle import run_cycle
+    from billing.cycle.run import run_cycle
     from billing.db.session import make_engine, make_session_factory
 
     c.offline_env()

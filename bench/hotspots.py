@@ -32,7 +32,7 @@ def _profiled(label: str, fn, top: int) -> None:
 
 def cycle(url: str, top: int) -> None:
     import cycle as bench_cycle
-    from billing.cycle import run_cycle
+    from billing.cycle.run import run_cycle
     from billing.db.session import make_engine, make_session_factory
 
     bench_cycle.seed(url, 150)

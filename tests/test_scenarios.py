@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.simulate import Simulation, load
+from billing.tools.simulate import Simulation, load
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
 

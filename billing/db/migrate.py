@@ -10,7 +10,7 @@ IMMUTABLE_TABLES = ("journal_entries", "postings", "documents", "allocations", "
 def load_all_models() -> None:
     """Import every package's models so they register on Base.metadata."""
     import billing.db.models  # noqa: F401
-    for module in ("invoices.models", "nav_reporting.models", "billing.payments.models", "billing.webhook_models"):
+    for module in ("invoices.models", "nav_reporting.models", "billing.payments.models", "billing.webhooks.models"):
         try:
             __import__(module)
         except ModuleNotFoundError:

@@ -81,7 +81,7 @@ class PendingEvent(Base):
     Ingestion adds the row with its event; the cycle deletes it in the transaction that applies the
     event. A queue rather than a flag on the event: on PostgreSQL, deleting this small row costs
     about a seventh of rewriting the event row and its index entries, and the cycle never rewrites
-    an event (only erasing personal data does, billing/gdpr.py)."""
+    an event (only erasing personal data does, billing/ops/gdpr.py)."""
     __tablename__ = "pending_events"
     seq: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=False)  # events.seq
     account_id: Mapped[str] = mapped_column(String(128))
@@ -101,7 +101,7 @@ class AccountStateRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
-    # Raised by every write: a step prepared from an older version is not written (billing/cycle.py).
+    # Raised by every write: a step prepared from an older version is not written (billing/cycle/run.py).
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 

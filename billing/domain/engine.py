@@ -1,6 +1,6 @@
 """The daily cycle of one account as a pure function: state + events + days → new state + outputs.
 
-The database adapter (billing/cycle.py) loads, calls `advance` and stores what it returns in one
+The database adapter (billing/cycle/run.py) loads, calls `advance` and stores what it returns in one
 transaction; the preview calls the very same function and stores nothing.
 """
 from __future__ import annotations

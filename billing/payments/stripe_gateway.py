@@ -177,3 +177,7 @@ class StripeGateway:
             raise InvalidSignature("signed payload is not a Stripe event")
         return event
 
+
+def gateway_from_env() -> StripeGateway:
+    """Read at call time, so configuration changes (and tests) need no restart."""
+    return StripeGateway(StripeConfig.from_env())

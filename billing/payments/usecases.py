@@ -21,8 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.accounts import account_from_event
-from billing.cycle import load_state
-from billing.cycle_writes import add_posting
+from billing.cycle.run import load_state
+from billing.cycle.write import add_posting
 from billing.dates import BUDAPEST
 from billing.db import models as m
 from billing.domain import records as r
@@ -121,7 +121,8 @@ def _pending_payments(session: Session, proforma: m.DocumentRow) -> Decimal:
 
 def open_amount(session: Session, number: str) -> tuple[m.DocumentRow, Decimal]:
     """The proforma and what it still asks for; Conflict when it cannot be paid."""
-    from billing.views import document_statuses, get_account, get_document_row, paid_by_proforma
+    from billing.views.accounts import get_account
+    from billing.views.documents import document_statuses, get_document_row, paid_by_proforma
 
     row = get_document_row(session, number)
     if row.kind != "proforma":

@@ -3,26 +3,34 @@ arithmetic and no formatting of its own."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable
 
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import views
-from billing.cycle import load_state
+from billing.views import accounts, documents, statements
+from billing.cycle.run import load_state
 from billing.db import models as m
 from billing.portal.labels import labels
 from invoices.i18n import fmt_date, fmt_money, fmt_month, normalize_locale
 
 PAYABLE = ("open", "overdue")
+_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                         autoescape=select_autoescape(["html"]))
+
+
+def render_page(model: dict[str, Any]) -> str:
+    return _TEMPLATES.get_template("portal.html").render(**model)
 
 
 def page_model(session: Session, account_id: str, locale: str | None, link: Callable[[str], str],
                can_pay: bool) -> dict[str, Any]:
     """`link(path)` turns a portal path into a URL that carries the caller's credentials."""
-    account = views.get_account(session, account_id)
+    account = accounts.get_account(session, account_id)
     loc = normalize_locale(locale or account.locale, fallback="en")
-    summary = views.account_view(session, account_id)
+    summary = accounts.account_view(session, account_id)
     words = labels(loc)
     return {
         "lang": loc, "t": words, "name": account.name, "account_id": account_id,
@@ -36,8 +44,8 @@ def page_model(session: Session, account_id: str, locale: str | None, link: Call
 def _documents(session: Session, account: m.Account, loc: str, link, can_pay: bool) -> list[dict]:
     rows = list(session.scalars(select(m.DocumentRow).where(m.DocumentRow.account_id == account.id)
                                 .order_by(m.DocumentRow.issue_date.desc(), m.DocumentRow.number.desc())))
-    paid = views.paid_by_proforma(session, [row.number for row in rows if row.kind == "proforma"])
-    statuses = views.document_statuses(session, rows, load_state(session, account), paid)
+    paid = documents.paid_by_proforma(session, [row.number for row in rows if row.kind == "proforma"])
+    statuses = documents.document_statuses(session, rows, load_state(session, account), paid)
     words = labels(loc)
     items = []
     for row in rows:
@@ -57,11 +65,11 @@ def _documents(session: Session, account: m.Account, loc: str, link, can_pay: bo
 def _statements(session: Session, account: m.Account, loc: str, link) -> list[dict]:
     """One per month with any ledger activity the customer sees, latest first."""
     days = session.scalars(select(m.JournalEntry.day).where(
-        m.JournalEntry.account_id == account.id, m.JournalEntry.kind.in_(views.CUSTOMER_KINDS)).distinct())
+        m.JournalEntry.account_id == account.id, m.JournalEntry.kind.in_(accounts.CUSTOMER_KINDS)).distinct())
     months = sorted({day.strftime("%Y-%m") for day in days}, reverse=True)
     items = []
     for month in months:
-        st = views.statement(session, account.id, month)
+        st = statements.statement(session, account.id, month)
         items.append({"month": fmt_month(month, loc), "key": month,
                       "payments": fmt_money(st.payments, st.currency, loc),
                       "charges": fmt_money(st.charges, st.currency, loc),

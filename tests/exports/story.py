@@ -13,29 +13,13 @@ ADMIN = "test-admin-key"
 HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 
 
-def make_client(db_url: str, monkeypatch, *registrars) -> TestClient:
-    """The service app with our routes registered the way billing/api.py will register them."""
+def make_client(db_url: str, monkeypatch) -> TestClient:
+    """The service app, as `billing serve` builds it, on an empty database."""
     import service
 
     monkeypatch.setenv("BILLING_ADMIN_KEY", ADMIN)
     app: FastAPI = service.create_app(db_url)
-    factory = app.state.factory
-    session_dep, principal_dep = _dependencies(app)
-    for register in registrars:
-        register(app, factory, session_dep, principal_dep)
     return TestClient(app)
-
-
-def _dependencies(app: FastAPI):
-    # create_app keeps session_dep/principal_dep local; the routes of billing.api hold them as
-    # dependencies, so they are read back from one of those routes.
-    for route in app.routes:
-        if getattr(route, "path", None) == "/v1/accounts/{account_id}":
-            deps = {d.call.__name__: d.call for d in route.dependant.dependencies}
-            principal_dep = deps["principal_dep"]
-            session_dep = next(d.call for d in route.dependant.dependencies if d.call.__name__ == "session_dep")
-            return session_dep, principal_dep
-    raise AssertionError("billing.api routes not found")
 
 
 def post(client: TestClient, path: str, body, expect: int | tuple = (200, 201)):

@@ -11,13 +11,13 @@ from types import SimpleNamespace
 import pytest
 from openpyxl import load_workbook
 
-from billing.exports import cmd_export, export_to_dir, register_export_routes
+from billing.ops.exports import cmd_export, export_to_dir
 from tests.exports.story import HEADERS, full_story, make_client
 
 
 @pytest.fixture
 def client(db_url, monkeypatch):
-    client = make_client(db_url, monkeypatch, register_export_routes)
+    client = make_client(db_url, monkeypatch)
     full_story(client)
     return client
 

@@ -3,30 +3,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from tests.e2e.conftest import ADMIN, Api, api  # noqa: F401  (re-exported fixture)
-
-
-def ensure_gdpr_routes(app) -> None:
-    """Register the erasure route unless billing.api.register_all already did."""
-    if any(getattr(r, "path", None) == "/v1/accounts/{account_id}/personal-data" for r in app.routes):
-        return
-    from billing.gdpr import register_gdpr_routes
-
-    # The same dependencies the app's own routes use, taken from one of them.
-    route = next(r for r in app.routes if getattr(r, "path", None) == "/v1/accounts/{account_id}")
-    deps = {d.call.__name__: d.call for d in route.dependant.dependencies}
-    register_gdpr_routes(app, app.state.factory, deps["session_dep"], deps["principal_dep"])
-    app.openapi_schema = None
 
 
 def ledger_invariants(factory) -> dict[str, Decimal]:
     """Every journal entry's postings sum to zero; each customer's balance (sum of its customer
     entries) equals the sum of its postings on `customer:{id}`. Returns the balances."""
     from billing.db import models as m
-    from billing.views import CUSTOMER_KINDS
+    from billing.views.accounts import CUSTOMER_KINDS
 
     with factory() as session:
         sums: dict[int, Decimal] = {}

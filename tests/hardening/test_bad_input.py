@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 
 from billing.db import models as m
 from tests.e2e.conftest import ADMIN, Api
-from tests.hardening.conftest import ensure_gdpr_routes
 
 EXAMPLES_PER_OPERATION = 30  # per operation and generation mode; ~40 s in all
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -35,7 +34,6 @@ def app(tmp_path, monkeypatch):
     from service import create_app
 
     app = create_app(f"sqlite:///{tmp_path / 'fuzz.db'}")
-    ensure_gdpr_routes(app)
     yield app
     app.state.engine.dispose()
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from billing.cycle import run_cycle
+from billing.cycle.run import run_cycle
 from billing.db import models as m
 from tests.conftest import _fresh_postgres_database
 from tests.e2e.conftest import ADMIN, Api

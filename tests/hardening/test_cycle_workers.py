@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-import billing.cycle as cycle
-import billing.cycle_prepare as prepare
+import billing.cycle.run as cycle
+import billing.cycle.prepare as prepare
 from billing.accounts import account_from_event
 from billing.db import models as m
 from billing.events import ingest

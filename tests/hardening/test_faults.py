@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 
-import billing.cycle as cycle
-import billing.cycle_context as cycle_context
-import billing.cycle_prepare as cycle_prepare
-import billing.cycle_writes as cycle_writes
+import billing.cycle.run as cycle
+import billing.cycle.context as cycle_context
+import billing.cycle.prepare as cycle_prepare
+import billing.cycle.write as cycle_writes
 from billing.db import models as m
 from tests.e2e.conftest import ADMIN, Api
 from tests.hardening.conftest import ledger_invariants
@@ -118,7 +118,7 @@ STEPS = [("persist_outcome", 1), ("persist_outcome", 2), ("add_posting", 1), ("a
          ("save_states", 1), ("prepare", 1), ("store_prepared", 1), ("_process_locked", 1), ("posting_rows", 5)]
 
 
-# Where each step is looked up when called (the rest are in billing.cycle_writes).
+# Where each step is looked up when called (the rest are in billing.cycle.write).
 HOMES = {"allocate_number": cycle_context, "prepare": cycle_prepare, "store_prepared": cycle_prepare,
          "_process_locked": cycle}
 
@@ -130,7 +130,7 @@ def test_a_cycle_stopped_at_any_step_reruns_exactly_once(make_app, reference, mo
         _post_story(Api(client))
     factory = app.state.factory
     # allocate_number is called through DbContext.allocate_number (once per series and chunk: the
-    # rest are counted under the series row lock), which looks the name up in billing.cycle_context;
+    # rest are counted under the series row lock), which looks the name up in billing.cycle.context;
     # the others are module functions, looked up in their module at each call.
     module = HOMES.get(target, cycle_writes)
     fault = Once(getattr(module, target), nth)

@@ -1,11 +1,9 @@
 """Erasing personal data: the account forgets the person, issued documents do not change (CONTRACT §5)."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from billing.db import models as m
-from tests.hardening.conftest import ensure_gdpr_routes
 
 LOCALES = ("hu", "ro", "en", "de")
 
@@ -37,7 +35,6 @@ def _snapshot(api) -> dict[str, bytes]:
 
 
 def test_erasure_keeps_every_document_byte_for_byte(api):
-    ensure_gdpr_routes(api.client.app)
     created = _story(api)
     kinds = {d["kind"] for d in api.documents("acme")}
     assert {"proforma", "invoice", "credit_note"} <= kinds, kinds
@@ -79,7 +76,6 @@ def test_erasure_keeps_every_document_byte_for_byte(api):
 
 
 def test_erasure_of_a_live_account_is_refused_and_changes_nothing(api):
-    ensure_gdpr_routes(api.client.app)
     api.plan(price="9990")
     api.account("acme", at="2026-03-02T10:00:00+01:00")
     api.run("2026-03-05")
@@ -92,7 +88,6 @@ def test_erasure_of_a_live_account_is_refused_and_changes_nothing(api):
 
 
 def test_erasure_needs_the_crm_or_admin_scope(api, monkeypatch):
-    ensure_gdpr_routes(api.client.app)
     monkeypatch.setenv("BILLING_FINANCE_KEY", "fin-key")
     monkeypatch.setenv("BILLING_CRM_KEY", "crm-key")
     api.plan(price="9990")

@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.e2e.conftest import ADMIN, Api
-from tests.hardening.conftest import ensure_gdpr_routes
 
 PUBLIC = {"GET /health", "POST /v1/payments/stripe/webhook"}  # the webhook authenticates by signature
 PORTAL = re.compile(r"^/portal/")  # a signed link (?token=) or a bearer key; checked separately below
@@ -25,7 +24,6 @@ def world(tmp_path, monkeypatch):
     from service import create_app
 
     app = create_app(f"sqlite:///{tmp_path / 'scopes.db'}")
-    ensure_gdpr_routes(app)
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client)
         api.plan(price="9990")
@@ -132,7 +130,6 @@ def test_no_personal_data_in_the_logs(tmp_path, monkeypatch, caplog):
 
     caplog.set_level(logging.DEBUG)
     app = create_app(f"sqlite:///{tmp_path / 'logs.db'}")
-    ensure_gdpr_routes(app)
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client)
         api.plan(price="9990")

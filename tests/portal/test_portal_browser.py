@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from billing.portal import register_portal_routes
 from tests.exports.story import full_story, make_client, post
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -46,7 +45,7 @@ def server(db_url, monkeypatch):
     monkeypatch.setenv("BILLING_PORTAL_SECRET", "browser-test-secret")
     port = _free_port()
     monkeypatch.setenv("BILLING_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    client = make_client(db_url, monkeypatch, register_portal_routes)
+    client = make_client(db_url, monkeypatch)
     full_story(client)
     uv = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)

@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
 
-from billing.portal import register_portal_routes
 from billing.portal.tokens import make_token
-from tests.exports.story import HEADERS, event, full_story, make_client, open_accounts, pay_first_proforma, post, run
+from tests.fakes.stripe_server import TEST_API_KEY, TEST_WEBHOOK_SECRET, FakeStripe
+from tests.exports.story import HEADERS, full_story, make_client, open_accounts, post, run
 
 
 @pytest.fixture
 def client(db_url, monkeypatch):
     monkeypatch.setenv("BILLING_PORTAL_SECRET", "portal-test-secret")
-    return make_client(db_url, monkeypatch, register_portal_routes)
+    return make_client(db_url, monkeypatch)
 
 
 def _link(client, account: str) -> str:
@@ -95,35 +94,41 @@ def test_expired_link_and_bearer_keys(client):
     assert client.post("/v1/accounts/acme/portal-link", json={"ttl_minutes": 0}, headers=HEADERS).status_code == 422
 
 
-def test_pay_by_card_calls_the_checkout_use_case(client, monkeypatch):
-    import billing.payments
+def test_pay_by_card_goes_to_a_stripe_checkout_and_the_paid_proforma_loses_its_button(client, monkeypatch):
+    """The whole card path of the portal: the button, the POST, the real `stripe` library asking the
+    loopback Stripe for a checkout session, the redirect to its URL, the signed webhook."""
+    with FakeStripe() as stripe_server:
+        monkeypatch.setenv("STRIPE_API_KEY", TEST_API_KEY)
+        monkeypatch.setenv("STRIPE_API_BASE", stripe_server.base_url)
+        monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", TEST_WEBHOOK_SECRET)
+        open_accounts(client)
+        run(client, "2026-03-16")
+        html = client.get(_link(client, "acme")).text
+        assert html.count('class="pay"') == 1
+        action = re.search(r'<form method="post" action="([^"]+)"', html).group(1).replace("&amp;", "&")
+        assert "/documents/PRO-2026-000001/pay?token=" in action
+        response = client.post(action, follow_redirects=False)
+        assert response.status_code == 303
+        [session] = stripe_server.sessions.values()
+        assert response.headers["location"] == session["url"] and session["url"].startswith(stripe_server.base_url)
+        assert session["amount_total"] == 1031200  # R(2 × 9,990 × 16/31) = 10,312 HUF, in Stripe's hundredths
+        assert session["metadata"] == {"proforma_number": "PRO-2026-000001", "account_id": "acme"}
+        paid_at = int(datetime.fromisoformat("2026-03-18T10:00:00+01:00").timestamp())
+        completed, _ = stripe_server.complete_session(session["id"], created=paid_at)
+        payload, signature = stripe_server.webhook(completed)
+        booked = client.post("/v1/payments/stripe/webhook", content=payload,
+                             headers={"Stripe-Signature": signature, "Content-Type": "application/json"})
+        assert booked.status_code == 200 and booked.json()["outcome"] == "booked", booked.text
+        run(client, "2026-03-18")
+        assert 'class="pay"' not in client.get(_link(client, "acme")).text
+        assert client.get("/v1/documents/PRO-2026-000001", headers=HEADERS).json()["status"] == "paid"
 
-    calls = []
 
-    class Gateway:
-        configured = True
-
-    def create_checkout(factory, gateway, number):
-        calls.append(number)
-        return types.SimpleNamespace(body={"url": f"https://checkout.example/{number}"}, created=True)
-
-    # stand-ins for billing.payments' use case and gateway: this test is about the portal's side
-    fakes = {"usecases": types.SimpleNamespace(create_checkout=create_checkout),
-             "routes": types.SimpleNamespace(gateway_from_env=Gateway)}
-    for name, fake in fakes.items():
-        monkeypatch.setitem(sys.modules, f"billing.payments.{name}", fake)
-        monkeypatch.setattr(billing.payments, name, fake, raising=False)
+def test_no_card_button_without_stripe(client, monkeypatch):
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
     open_accounts(client)
     run(client, "2026-03-16")
     html = client.get(_link(client, "acme")).text
-    assert html.count('class="pay"') == 1
-    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1).replace("&amp;", "&")
-    assert "/documents/PRO-2026-000001/pay?token=" in action
-    response = client.post(action, follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "https://checkout.example/PRO-2026-000001"
-    assert calls == ["PRO-2026-000001"]
-    # once paid, no button
-    post(client, "/v1/events", event("pay", "payment.received", "acme", "2026-03-18T10:00:00+01:00", amount="10312",
-                                     currency="HUF", method="card", reference="PRO-2026-000001", external_id="pi_1"))
-    run(client, "2026-03-18")
-    assert 'class="pay"' not in client.get(_link(client, "acme")).text
+    assert 'data-number="PRO-2026-000001"' in html and 'class="pay"' not in html
+    action = _link(client, "acme").replace("/portal/acme?", "/portal/acme/documents/PRO-2026-000001/pay?")
+    assert client.post(action, follow_redirects=False).status_code == 404

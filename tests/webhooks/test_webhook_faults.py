@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-import billing.webhooks as webhooks
+import billing.webhooks.delivery as webhooks
 from billing.db.models import Notice
-from billing.webhooks import RetryPolicy, deliver_pending, register_webhook_routes
+from billing.webhooks.delivery import RetryPolicy, deliver_pending
 from tests.exports.story import HEADERS, full_story, make_client, post
 from tests.webhooks.receiver import Receiver
 
@@ -20,7 +20,7 @@ POLICY = RetryPolicy(base_delay_s=30, max_attempts=4, timeout_s=5)
 
 @pytest.fixture
 def client(db_url, monkeypatch):
-    return make_client(db_url, monkeypatch, register_webhook_routes)
+    return make_client(db_url, monkeypatch)
 
 
 class Crash(Exception):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from billing.db.models import Notice
-from billing.webhooks import RetryPolicy, deliver_pending, register_webhook_routes, sign, verify_signature
+from billing.webhooks.delivery import RetryPolicy, deliver_pending, sign, verify_signature
 from tests.exports.story import HEADERS, full_story, make_client, open_accounts, post
 from tests.webhooks.receiver import Receiver
 
@@ -18,7 +18,7 @@ POLICY = RetryPolicy(base_delay_s=30, max_attempts=4, timeout_s=5)
 
 @pytest.fixture
 def client(db_url, monkeypatch):
-    return make_client(db_url, monkeypatch, register_webhook_routes)
+    return make_client(db_url, monkeypatch)
 
 
 @pytest.fixture

@@ -5,14 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from typing import Callable
 
-from fastapi import Depends, FastAPI, Query
-from fastapi.responses import Response
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from billing import auth
-from billing.dates import budapest_today, parse_day
 
 COLUMNS = ("refund_id", "account_id", "terminated_on", "due_date", "overdue", "beneficiary", "iban",
            "amount", "currency", "remittance", "note")
@@ -41,15 +36,3 @@ def render_payouts_csv(rows: list[dict]) -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM correctly
-
-
-def register_payout_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
-    @app.get("/v1/exports/payouts.csv", tags=["exports"], response_class=Response,
-             responses={200: {"content": {"text/csv": {}}}})
-    def export_payouts(as_of: str | None = Query(None), principal: auth.Principal = Depends(principal_dep),
-                       session: Session = Depends(session_dep)):
-        auth.require(principal, "finance")
-        today = parse_day(as_of, "as_of") if as_of else budapest_today()
-        body = render_payouts_csv(payout_rows(session, today))
-        return Response(body, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="payouts_{today.isoformat()}.csv"'})

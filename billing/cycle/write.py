@@ -18,7 +18,7 @@ from billing.db import models as m
 from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.state import AccountState
-from billing.issuing import compose, exchange_rate
+from billing.cycle.issuing import compose, exchange_rate
 from invoices.documents import Document, text_hash
 
 log = logging.getLogger("billing.cycle")

@@ -23,10 +23,10 @@ from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
-from billing import cycle_prepare as prepare
-from billing import cycle_writes as writes
+from billing.cycle import prepare
+from billing.cycle import write as writes
 from billing.accounts import retry_pending_vat
-from billing.cycle_context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
+from billing.cycle.context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
 from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.queries import among, without_parallel_plans

@@ -13,7 +13,7 @@ log = logging.getLogger("billing.scheduler")
 
 
 def tick(factory: sessionmaker, with_cycle: bool) -> None:
-    from billing.cycle import run_cycle
+    from billing.cycle.run import run_cycle
     from billing.dates import budapest_today
     from billing.db.base import utcnow
 
@@ -34,7 +34,7 @@ def tick(factory: sessionmaker, with_cycle: bool) -> None:
     except Exception:  # one failing outside service must not stop the others
         log.exception("NAV step failed")
     try:
-        from billing.webhooks import deliver_pending
+        from billing.webhooks.delivery import deliver_pending
 
         deliver_pending(factory)
     except Exception:

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
 from billing.accounts import buyer_of
-from billing.cycle_context import DbContext, PriceBook, profile_of
-from billing import cycle_writes as writes
+from billing.cycle.context import DbContext, PriceBook, profile_of
+from billing.cycle import write as writes
 from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.queries import among, without_parallel_plans
@@ -23,7 +23,7 @@ from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.engine import advance, new_state
 from billing.domain.state import AccountState
-from billing.issuing import compose, exchange_rate, rate_needs_database
+from billing.cycle.issuing import compose, exchange_rate, rate_needs_database
 from invoices.documents import Party
 
 

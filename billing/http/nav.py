@@ -9,9 +9,9 @@ from fastapi import Depends, FastAPI
 from pydantic import Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing import auth
+from billing.http import auth
 from billing.errors import Conflict, Unavailable
-from billing.views import get_document_row
+from billing.views.documents import get_document_row
 from nav_reporting.errors import NavError
 from schemas.api import Strict
 

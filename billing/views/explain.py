@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.cycle import dry_run
+from billing.cycle.run import dry_run
 from billing.db import models as m
 from billing.money import approximate, fmt
-from billing.views import get_account, get_document_row, parse_month
+from billing.views.accounts import get_account
+from billing.views.documents import get_document_row
+from billing.views.statements import parse_month
 
 
 def _fraction_text(value: str | None) -> dict[str, str] | None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import sessionmaker
 
 from billing.accounts import account_from_event
-from billing.cycle import run_cycle
+from billing.cycle.run import run_cycle
 from billing.db.models import Event
 from billing.events import ingest
 from billing.plans import define_plan

@@ -15,19 +15,18 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
-from fastapi import Depends, FastAPI, Query
-from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing import auth
 from billing.dates import parse_day
 from billing.db import models as m
 from billing.errors import InvalidInput
 from billing.money import fmt
 from invoices.documents import Document
+from nav_reporting.models import NavOutbox
+from nav_reporting.outbox import nav_status
+from nav_reporting.xml import build_invoice_data
 
 COLUMNS = (
     "number", "kind", "account_id", "issue_date", "fulfilment_date", "due_date", "buyer_name",
@@ -46,14 +45,6 @@ class ExportRow:
     nav_status: str | None
 
 
-def _nav_status_reader() -> Callable[[Session, str], str | None] | None:
-    try:
-        from nav_reporting.outbox import nav_status
-    except ImportError:  # the NAV package is optional; the column is then left empty
-        return None
-    return nav_status
-
-
 def load_rows(session: Session, date_from: date | None, date_to: date | None,
               include_proformas: bool = False) -> list[ExportRow]:
     kinds = ACCOUNTING_KINDS + (("proforma",) if include_proformas else ())
@@ -64,9 +55,8 @@ def load_rows(session: Session, date_from: date | None, date_to: date | None,
         query = query.where(m.DocumentRow.issue_date <= date_to)
     # Numbers are gapless per series and year, so (issue date, number) is the auditor's order.
     rows = session.scalars(query.order_by(m.DocumentRow.issue_date, m.DocumentRow.number))
-    reader = _nav_status_reader()
     return [ExportRow(Document.from_json(r.body),
-                      reader(session, r.number) if reader and r.kind != "proforma" else None) for r in rows]
+                      nav_status(session, r.number) if r.kind != "proforma" else None) for r in rows]
 
 
 def row_values(row: ExportRow) -> dict[str, object]:
@@ -160,16 +150,9 @@ def render_xlsx(rows: list[ExportRow]) -> bytes:
 def _reported_xml(session: Session, doc: Document) -> bytes:
     """The XML that went (or goes) to NAV from the outbox; rebuilt only if the outbox has none,
     because a credit note's line numbering depends on its chain and the outbox has it right."""
-    try:
-        from nav_reporting.models import NavOutbox
-
-        stored = session.scalar(select(NavOutbox.invoice_xml).where(NavOutbox.document_number == doc.number))
-    except ImportError:
-        stored = None
+    stored = session.scalar(select(NavOutbox.invoice_xml).where(NavOutbox.document_number == doc.number))
     if stored:
         return stored.encode("utf-8")
-    from nav_reporting.xml import build_invoice_data
-
     return build_invoice_data(doc)
 
 
@@ -195,54 +178,16 @@ def render_nav_zip(session: Session, rows: list[ExportRow], show_progress: bool 
     return out.getvalue()
 
 
-def _range(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
+def parse_range(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
     parsed = [parse_day(value, name) if value else None for name, value in (("from", date_from), ("to", date_to))]
     if parsed[0] and parsed[1] and parsed[0] > parsed[1]:
         raise InvalidInput("from is after to", {"errors": [{"field": "from", "message": "must not be after to"}]})
     return parsed[0], parsed[1]
 
 
-def _filename(stem: str, date_from: date | None, date_to: date | None, ext: str) -> str:
+def filename(stem: str, date_from: date | None, date_to: date | None, ext: str) -> str:
     span = f"{date_from or 'start'}_{date_to or 'now'}"
     return f"{stem}_{span}.{ext}"
-
-
-def register_export_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable,
-                           principal_dep: Callable) -> None:
-    media = {"csv": "text/csv; charset=utf-8",
-             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-    def _export(fmt_: str, date_from, date_to, proformas, principal, session) -> Response:
-        auth.require(principal, "finance", "crm")
-        start, end = _range(date_from, date_to)
-        rows = load_rows(session, start, end, include_proformas=bool(proformas))
-        body = render_csv(rows) if fmt_ == "csv" else render_xlsx(rows)
-        return Response(body, media_type=media[fmt_], headers={
-            "Content-Disposition": f'attachment; filename="{_filename("invoices", start, end, fmt_)}"'})
-
-    @app.get("/v1/exports/invoices.csv", tags=["exports"], response_class=Response,
-             responses={200: {"content": {"text/csv": {}}}})
-    def export_csv(date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
-                   proformas: int = 0, principal: auth.Principal = Depends(principal_dep),
-                   session: Session = Depends(session_dep)):
-        return _export("csv", date_from, date_to, proformas, principal, session)
-
-    @app.get("/v1/exports/invoices.xlsx", tags=["exports"], response_class=Response,
-             responses={200: {"content": {media["xlsx"]: {}}}})
-    def export_xlsx(date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
-                    proformas: int = 0, principal: auth.Principal = Depends(principal_dep),
-                    session: Session = Depends(session_dep)):
-        return _export("xlsx", date_from, date_to, proformas, principal, session)
-
-    @app.get("/v1/exports/nav.zip", tags=["exports"], response_class=Response,
-             responses={200: {"content": {"application/zip": {}}}})
-    def export_zip(date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
-                   principal: auth.Principal = Depends(principal_dep), session: Session = Depends(session_dep)):
-        auth.require(principal, "finance", "crm")
-        start, end = _range(date_from, date_to)
-        body = render_nav_zip(session, load_rows(session, start, end))
-        return Response(body, media_type="application/zip", headers={
-            "Content-Disposition": f'attachment; filename="{_filename("nav", start, end, "zip")}"'})
 
 
 def export_to_dir(factory: sessionmaker, date_from: date | None, date_to: date | None,
@@ -253,9 +198,9 @@ def export_to_dir(factory: sessionmaker, date_from: date | None, date_to: date |
     with factory() as session:
         rows = load_rows(session, date_from, date_to)
         files = {
-            _filename("invoices", date_from, date_to, "csv"): render_csv(rows),
-            _filename("invoices", date_from, date_to, "xlsx"): render_xlsx(rows),
-            _filename("nav", date_from, date_to, "zip"): render_nav_zip(session, rows, show_progress),
+            filename("invoices", date_from, date_to, "csv"): render_csv(rows),
+            filename("invoices", date_from, date_to, "xlsx"): render_xlsx(rows),
+            filename("nav", date_from, date_to, "zip"): render_nav_zip(session, rows, show_progress),
         }
     written = []
     for name, body in files.items():
@@ -275,7 +220,7 @@ def add_export_arguments(parser) -> None:
 def cmd_export(args) -> None:
     from billing.db.session import create_schema, make_engine, make_session_factory
 
-    start, end = _range(getattr(args, "date_from", None), getattr(args, "date_to", None))
+    start, end = parse_range(getattr(args, "date_from", None), getattr(args, "date_to", None))
     engine = make_engine()
     create_schema(engine)
     paths = export_to_dir(make_session_factory(engine), start, end, args.out, show_progress=True)

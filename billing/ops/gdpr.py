@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from fastapi import Depends, FastAPI
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing import auth
 from billing.db import models as m
 from billing.db.base import utcnow
 from billing.errors import Conflict, NotFound
@@ -54,7 +52,7 @@ def _answer(account: m.Account, documents_kept: int) -> dict[str, Any]:
 def erase_personal_data(factory: sessionmaker, account_id: str, now: datetime | None = None) -> dict[str, Any]:
     """One transaction. Raises NotFound for an unknown account, Conflict for a live one."""
     with factory.begin() as session:
-        # FOR UPDATE on the account row, the lock the daily cycle takes (billing/cycle.py): a cycle
+        # FOR UPDATE on the account row, the lock the daily cycle takes (billing/cycle/run.py): a cycle
         # run that is issuing this account's closing credit note right now finishes first, and one
         # that starts after us sees the erased row and the closed state, so issues nothing more.
         account = session.scalars(select(m.Account).where(m.Account.id == account_id).with_for_update()).first()
@@ -91,16 +89,3 @@ def _require_closed(session: Session, account_id: str) -> None:
     if waiting:
         raise Conflict("events of the account wait for the daily cycle; run it before erasing",
                        {"errors": [{"field": "account_id", "message": "unprocessed events"}]})
-
-
-def register_gdpr_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
-    @app.delete("/v1/accounts/{account_id}/personal-data", tags=["accounts"])
-    def delete_personal_data(account_id: str, principal: auth.Principal = Depends(principal_dep),
-                             session: Session = Depends(session_dep)) -> dict:
-        """Erase the account's personal data; issued documents, their PDFs and NAV XML stay as issued.
-        409 while the account is live (terminate it first)."""
-        auth.require(principal, "crm")
-        # End the request session's transaction first: on SQLite a key looked up in the database
-        # opened BEGIN IMMEDIATE, and our own transaction would wait on that write lock.
-        session.close()
-        return erase_personal_data(factory, account_id)

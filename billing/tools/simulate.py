@@ -55,7 +55,7 @@ class Simulation:
     def __init__(self) -> None:
         from fastapi.testclient import TestClient
 
-        from service import create_app
+        from billing.http.app import create_app
 
         os.environ.setdefault("BILLING_ADMIN_KEY", ADMIN)
         self.headers = {"Authorization": f"Bearer {os.environ['BILLING_ADMIN_KEY']}"}

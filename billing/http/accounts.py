@@ -1,0 +1,59 @@
+"""An account: its state, its ledger, how a day was derived, what the cycle would do, customer keys,
+and the erasure of its personal data."""
+from __future__ import annotations
+
+from typing import Callable
+
+from fastapi import Depends, FastAPI, Query
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.http import auth
+from billing.http.params import day_param, release
+from billing.ops.gdpr import erase_personal_data
+from billing.views import accounts as views
+from billing.views import explain
+
+
+def register_account_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    @app.get("/v1/accounts/{account_id}", tags=["accounts"])
+    def get_account(account_id: str, principal: auth.Principal = Depends(principal_dep),
+                    session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return views.account_view(session, account_id)
+
+    @app.post("/v1/accounts/{account_id}/keys", tags=["accounts"], status_code=201)
+    def post_key(account_id: str, principal: auth.Principal = Depends(principal_dep)) -> dict:
+        auth.require(principal, "crm")
+        with factory.begin() as session:
+            views.get_account(session, account_id)
+            key = auth.create_key(session, "customer", account_id)
+        return {"key": key, "account_id": account_id, "scope": "customer"}
+
+    @app.get("/v1/accounts/{account_id}/ledger", tags=["accounts"])
+    def get_ledger(account_id: str, date_from: str | None = Query(None, alias="from"),
+                   date_to: str | None = Query(None, alias="to"),
+                   principal: auth.Principal = Depends(principal_dep), session: Session = Depends(session_dep)):
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return views.ledger_view(session, account_id, day_param(date_from, "from"), day_param(date_to, "to"))
+
+    @app.get("/v1/accounts/{account_id}/explain", tags=["explain"])
+    def get_account_explain(account_id: str, date_: str = Query(..., alias="date"),
+                            principal: auth.Principal = Depends(principal_dep),
+                            session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return explain.explain_day(session, account_id, day_param(date_, "date"))
+
+    @app.get("/v1/accounts/{account_id}/preview", tags=["explain"])
+    def get_preview(account_id: str, until: str = Query(...), principal: auth.Principal = Depends(principal_dep),
+                    session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return explain.preview(session, account_id, day_param(until, "until"))
+
+    @app.delete("/v1/accounts/{account_id}/personal-data", tags=["accounts"])
+    def delete_personal_data(account_id: str, principal: auth.Principal = Depends(principal_dep),
+                             session: Session = Depends(session_dep)) -> dict:
+        """Erase the account's personal data; issued documents, their PDFs and NAV XML stay as issued.
+        409 while the account is live (terminate it first)."""
+        auth.require(principal, "crm")
+        release(session)
+        return erase_personal_data(factory, account_id)

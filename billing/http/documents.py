@@ -1,0 +1,66 @@
+"""Documents: an account's list, one document, its PDF, its NAV InvoiceData and its derivation."""
+from __future__ import annotations
+
+from typing import Callable
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.errors import Conflict, NotFound
+from billing.http import auth
+from billing.http.params import locale_param
+from billing.views import documents as views
+from billing.views import explain
+
+
+def register_document_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    @app.get("/v1/accounts/{account_id}/documents", tags=["documents"])
+    def get_documents(account_id: str, principal: auth.Principal = Depends(principal_dep),
+                      session: Session = Depends(session_dep)) -> dict:
+        auth.require(principal, "crm", "finance", "customer", account_id=account_id)
+        return views.documents_view(session, account_id)
+
+    def _document_for(session: Session, number: str, principal: auth.Principal):
+        row = views.get_document_row(session, number)
+        auth.require(principal, "crm", "finance", "customer", account_id=row.account_id)
+        return row
+
+    # Before /v1/documents/{number}: a path parameter would take "X.pdf" as a number.
+    @app.get("/v1/documents/{number}.pdf", tags=["documents"], response_class=Response,
+             responses={200: {"content": {"application/pdf": {}}}})
+    def get_document_pdf(number: str, locale: str | None = None, principal: auth.Principal = Depends(principal_dep),
+                         session: Session = Depends(session_dep)):
+        _document_for(session, number, principal)
+        from invoices.pdf import render_document_pdf
+
+        pdf = render_document_pdf(views.frozen_document(session, number), locale_param(locale))
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
+
+    @app.get("/v1/documents/{number}/nav.xml", tags=["documents"], response_class=Response,
+             responses={200: {"content": {"application/xml": {}}}})
+    def get_document_xml(number: str, principal: auth.Principal = Depends(principal_dep),
+                         session: Session = Depends(session_dep)):
+        row = _document_for(session, number, principal)
+        if row.kind == "proforma":
+            raise NotFound("a proforma is not an invoice and is never reported to NAV")
+        from nav_reporting.xml import build_invoice_data
+
+        try:
+            xml = build_invoice_data(views.frozen_document(session, number))
+        except ValueError as exc:
+            raise Conflict(f"{number} cannot be expressed as NAV InvoiceData: {exc}") from exc
+        return Response(xml, media_type="application/xml")
+
+    @app.get("/v1/documents/{number}/explain", tags=["explain"])
+    def get_document_explain(number: str, principal: auth.Principal = Depends(principal_dep),
+                             session: Session = Depends(session_dep)) -> dict:
+        _document_for(session, number, principal)
+        return explain.explain_document(session, number)
+
+    @app.get("/v1/documents/{number}", tags=["documents"])
+    def get_document(number: str, principal: auth.Principal = Depends(principal_dep),
+                     session: Session = Depends(session_dep)) -> dict:
+        _document_for(session, number, principal)
+        return views.document_view(session, number)

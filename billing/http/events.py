@@ -1,0 +1,51 @@
+"""Events from the CRM: one, or a batch of up to 1,000 stored all or nothing."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from billing.accounts import account_from_event
+from billing.errors import InvalidInput
+from billing.events import ingest
+from billing.http import auth
+from billing.http.body import read_json
+
+
+def register_event_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    @app.post("/v1/events", tags=["events"], status_code=201,
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                  "type": "object", "description": "one event, or {\"events\": [...]} with up to 1,000"}}}}})
+    async def post_events(request: Request, principal: auth.Principal = Depends(principal_dep)):
+        auth.require(principal, "crm")
+        payload = await read_json(request)
+        batch = isinstance(payload, dict) and "events" in payload and set(payload) == {"events"}
+        items = payload["events"] if batch else [payload]
+        if not isinstance(items, list):
+            raise InvalidInput("events is a list", {"errors": [{"index": None, "field": "events",
+                                                               "message": "must be a list"}]})
+        # The database work runs in the thread pool: never block the event loop (other requests).
+        results = await run_in_threadpool(_ingest_with_retry, factory, items)
+        accepted = sum(1 for r in results if r.status == "accepted")
+        body: dict[str, Any] = {"accepted": accepted, "duplicates": len(results) - accepted,
+                                "results": [{"id": r.id, "status": r.status} for r in results]}
+        if not batch:
+            body.update(id=results[0].id, status=results[0].status)
+        return JSONResponse(body, status_code=201 if accepted else 200)
+
+
+def _ingest_with_retry(factory: sessionmaker, items: list) -> list:
+    # Two requests racing with the same event id: the unique key stops the second insert; the
+    # retry then sees the stored event and answers duplicate (or 409 for another body).
+    for attempt in range(3):
+        try:
+            with factory.begin() as session:
+                return ingest(session, items, account_from_event)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
