@@ -4,28 +4,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Date, Integer, String, TypeDecorator
+from sqlalchemy import Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing.db.base import Base
-
-
-class DecimalText(TypeDecorator):
-    """A Decimal stored as its canonical string: exact on every engine (SQLite's NUMERIC would go
-    through a float) and read back digit for digit as it was written."""
-
-    impl = String(40)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"expected Decimal, got {type(value).__name__}")
-        return str(value)
-
-    def process_result_value(self, value, dialect):
-        return None if value is None else Decimal(value)
+from billing.db.base import Base, DecimalText
 
 
 class NumberSeries(Base):

@@ -73,6 +73,24 @@ class ExactDecimal(TypeDecorator):
         return Decimal(value)
 
 
+class DecimalText(TypeDecorator):
+    """A Decimal stored as its canonical string: exact on every engine (SQLite's NUMERIC would go
+    through a float) and read back digit for digit as it was written."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"expected Decimal, got {type(value).__name__}")
+        return str(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
 class JsonText(TypeDecorator):
     """A value for a JSON column that is already JSON text (json.dumps of it), bound as it is: the
     cycle serialises outside its write transaction. The column stays JSON (PostgreSQL casts to it)."""

@@ -8,7 +8,6 @@ from alembic import op
 import sqlalchemy as sa
 
 import billing.db.base
-import invoices.models
 from billing.db.migrate import immutability_ddl
 
 
@@ -205,7 +204,7 @@ def upgrade() -> None:
     op.create_table('exchange_rates',
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('rate', invoices.models.DecimalText(length=40), nullable=False),
+    sa.Column('rate', billing.db.base.DecimalText(length=40), nullable=False),
     sa.Column('published_on', sa.Date(), nullable=False),
     sa.PrimaryKeyConstraint('currency', 'day', name=op.f('pk_exchange_rates'))
     )
