@@ -10,6 +10,7 @@ import os
 import sys
 from datetime import date
 
+from billing import logs
 from billing.cycle.run import run_cycle
 from billing.db.session import create_schema, make_engine, make_session_factory
 from billing.http import auth
@@ -25,7 +26,7 @@ log = logging.getLogger("billing.service")
 def _cmd_serve(args) -> None:
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO)
+    logs.configure()
     generated = auth.ensure_admin_key()
     if generated:
         log.warning("BILLING_ADMIN_KEY not set; this process uses the admin key %s", generated)
@@ -40,10 +41,11 @@ def _cmd_serve(args) -> None:
     # 1,000-event batch); afterwards a full collection only walks what requests left behind.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=None)
 
 
 def _cmd_run(args) -> None:
+    logs.configure()
     engine = make_engine()
     create_schema(engine)
     factory = make_session_factory(engine)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter, WithJsonSchema, field_validator
 
 from billing.money import SUPPORTED_CURRENCIES, has_currency_precision, parse_amount
 
@@ -20,13 +20,16 @@ def _decimal_string(value: Any) -> Decimal:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
-        if not re.fullmatch(r"-?\d{1,15}(\.\d{1,6})?", value.strip()):
+        if not re.fullmatch(_DECIMAL_PATTERN, value.strip()):
             raise ValueError("not a decimal string such as \"12345.00\"")
         return parse_amount(value.strip())
     raise ValueError("amounts are decimal strings such as \"12345.00\"")
 
 
-DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]
+_DECIMAL_PATTERN = r"^-?\d{1,15}(\.\d{1,6})?$"
+# Documented as what it is on the wire (a decimal string), so a generated client sends strings.
+DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string),
+                          WithJsonSchema({"type": "string", "pattern": _DECIMAL_PATTERN, "examples": ["12345.00"]})]
 
 
 def _percent_value(value: Any) -> Decimal:
@@ -36,7 +39,8 @@ def _percent_value(value: Any) -> Decimal:
     return _decimal_string(value)
 
 
-Percent = Annotated[Decimal, BeforeValidator(_percent_value)]
+Percent = Annotated[Decimal, BeforeValidator(_percent_value),
+                    WithJsonSchema({"type": "string", "pattern": _DECIMAL_PATTERN, "examples": ["12.5"]})]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+\-]+$")]
 # A CRM user id may be an e-mail address or any other printable text (it never goes into a URL).
@@ -200,6 +204,18 @@ AnyEvent = Annotated[Union[AccountCreatedEvent, SeatEvent, PlanChangedEvent, Pay
 # A whole batch is validated in one call (pydantic-core), each item by its type's data model.
 EVENT_BATCH = TypeAdapter(list[AnyEvent])
 EVENT_TAGS = frozenset(DATA_MODELS)
+
+
+class EventBatchIn(Strict):
+    events: Annotated[list[AnyEvent], Field(min_length=1, max_length=1000)]
+
+
+def events_body_schema(ref_template: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON Schema of POST /v1/events (one event, one schema per `type`, or a batch) and the
+    definitions it refers to. The route reads the body itself (a batch is validated in one call,
+    item by item, to say which item is wrong); this is what the OpenAPI document shows."""
+    schema = TypeAdapter(Union[AnyEvent, EventBatchIn]).json_schema(ref_template=ref_template)
+    return schema, schema.pop("$defs", {})
 
 
 class ClockRunIn(Strict):

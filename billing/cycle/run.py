@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from datetime import date
 from decimal import Decimal
@@ -28,14 +29,17 @@ from billing.cycle import write as writes
 from billing.accounts import retry_pending_vat
 from billing.cycle.context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
 from billing.db import jsoncodec
+from billing.db.base import utcnow
 from billing.db import models as m
 from billing.db.queries import among, without_parallel_plans
 from billing.db.session import make_engine, make_read_factory, make_session_factory
 from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, advance, new_state
 from billing.domain.state import AccountState
+from billing.logs import get_logger
 
 log = logging.getLogger("billing.cycle")
+chunk_log = get_logger("billing.cycle")
 
 
 def load_state(session: Session, account: m.Account) -> AccountState:
@@ -99,6 +103,7 @@ def worker_count(factory: sessionmaker, chunks: int) -> int:
 
 
 def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable], Iterable] | None = None) -> dict:
+    started_at, started = utcnow(), time.perf_counter()
     prices = _price_book(factory)  # plans change rarely; one read per run, not per account
     chunks = due_chunks(factory, until, chunk_size())
     head = list(itertools.islice(chunks, PARALLEL_MIN_CHUNKS))
@@ -111,7 +116,8 @@ def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable],
             processed = sum(process_chunk(factory, chunk, until, prices)
                             for chunk in (progress(chunks) if progress else chunks))
     with factory.begin() as session:
-        session.add(m.CycleRun(until=until, accounts=processed))
+        session.add(m.CycleRun(until=until, accounts=processed, started_at=started_at,
+                               duration_ms=round((time.perf_counter() - started) * 1000)))
     return {"until": until.isoformat(), "accounts_processed": processed}
 
 
@@ -188,6 +194,7 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
     its number. The write transaction uses what was prepared only if the account, its state
     version and its pending events are still exactly what they were read as, and numbers the
     proformas then; anything else is read and computed again under the lock."""
+    started = time.perf_counter()
     prices = prices or _price_book(factory)
     prepared = prepare.prepare(factory, account_ids, until, prices)
     with write_turn or contextlib.nullcontext(), factory.begin() as session:
@@ -224,6 +231,9 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
                     for account_id, snapshot, step in numbered]
         _write(session, numbered)
         ctx.write_counters()
+    chunk_log.info("cycle_chunk", until=until.isoformat(), accounts=len(account_ids),
+                   prepared=len(ready) + len(numbered), recomputed_under_lock=len(locked),
+                   events_applied=len(applied), duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return len(saved) + len(numbered)
 
 

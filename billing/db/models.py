@@ -215,4 +215,5 @@ class CycleRun(Base):
     until: Mapped[date] = mapped_column(Date)
     started_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     accounts: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)  # a run is recorded when it has finished
 

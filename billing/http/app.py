@@ -7,6 +7,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -14,7 +15,10 @@ from billing.config import Limits
 from billing.db.session import create_schema, make_engine, make_read_factory, make_session_factory
 from billing.errors import BillingError
 from billing.http import auth
-from billing.http.routes import register_all
+from billing.http.limits import PublicRateLimit
+from billing.http.observe import RequestObserver
+from billing.http.routes import openapi_components, register_all
+from billing.ops.metrics import make_registry
 
 log = logging.getLogger("billing.service")
 
@@ -83,7 +87,13 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
                   description="Per-seat subscription billing with NAV Online Számla 3.0 reporting")
     app.state.factory = factory
     app.state.engine = engine
+    read_factory = make_read_factory(engine)
+    app.state.read_factory = read_factory
+    app.state.metrics_registry, http_metrics = make_registry(read_factory)
+    # Outermost last: the observer sees every answer, the 413 and 429 of the guards included.
     app.add_middleware(BodyLimit, limit=Limits().max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(PublicRateLimit)  # type: ignore[arg-type]
+    app.add_middleware(RequestObserver, metrics=http_metrics)  # type: ignore[arg-type]
 
     @app.exception_handler(BillingError)
     async def _billing_error(_request, exc: BillingError):
@@ -108,9 +118,6 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
         log.exception("database error")
         return JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)
 
-    read_factory = make_read_factory(engine)
-    app.state.read_factory = read_factory
-
     def session_dep():
         # A read-only session per request; use cases that write open their own transaction.
         with read_factory() as session:
@@ -118,7 +125,18 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
 
     def principal_dep(request: Request) -> auth.Principal:
         with read_factory() as session:
-            return auth.authenticate(session, request.headers.get("authorization"))
+            principal = auth.authenticate(session, request.headers.get("authorization"))
+        request.state.key_id = principal.key_id  # for the request's log line
+        return principal
 
     register_all(app, factory, session_dep, principal_dep)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(openapi_components())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -23,6 +23,7 @@ _ENV_KEYS = {"admin": "BILLING_ADMIN_KEY", "crm": "BILLING_CRM_KEY", "finance": 
 class Principal:
     scope: str
     account_id: str | None = None
+    key_id: str | None = None  # what logs and the audit trail name: never the key itself
 
     def can_see(self, account_id: str) -> bool:
         return self.scope != "customer" or self.account_id == account_id
@@ -50,11 +51,16 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     for scope, variable in _ENV_KEYS.items():
         expected = os.environ.get(variable)
         if expected and hmac.compare_digest(expected.encode(), key.encode()):
-            return Principal(scope)
+            return Principal(scope, key_id=f"env:{scope}")
     row = session.get(ApiKey, hash_key(key))
     if row is None:
         raise Unauthorized("unknown API key")
-    return Principal(row.scope, row.account_id)
+    return Principal(row.scope, row.account_id, key_id=key_id_of(row.key_hash))
+
+
+def key_id_of(key_hash: str) -> str:
+    """A stored key's public id: the start of its hash, which says nothing about the key."""
+    return f"key:{key_hash[:12]}"
 
 
 def require(principal: Principal, *scopes: str, account_id: str | None = None) -> None:

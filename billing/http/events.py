@@ -14,12 +14,17 @@ from billing.errors import InvalidInput
 from billing.events import ingest
 from billing.http import auth
 from billing.http.body import read_json
+from schemas.api import events_body_schema
+
+# The body as the OpenAPI document shows it: one schema per event type (billing.http.app adds the
+# definitions to the document's components).
+EVENTS_BODY, COMPONENTS = events_body_schema("#/components/schemas/{model}")
 
 
 def register_event_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
     @app.post("/v1/events", tags=["events"], status_code=201,
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-                  "type": "object", "description": "one event, or {\"events\": [...]} with up to 1,000"}}}}})
+              openapi_extra={"requestBody": {"required": True, "description": "one event, or {\"events\": [...]} with up "
+                             "to 1,000 stored all or nothing", "content": {"application/json": {"schema": EVENTS_BODY}}}})
     async def post_events(request: Request, principal: auth.Principal = Depends(principal_dep)):
         auth.require(principal, "crm")
         payload = await read_json(request)

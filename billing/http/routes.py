@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from billing.http.accounts import register_account_routes
 from billing.http.clock import register_clock_routes
 from billing.http.documents import register_document_routes
+from billing.http import events
 from billing.http.events import register_event_routes
 from billing.http.exports import register_export_routes
 from billing.http.health import register_health_routes
@@ -34,3 +35,8 @@ REGISTRARS = (
 def register_all(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
     for register in REGISTRARS:
         register(app, factory, session_dep, principal_dep)
+
+
+def openapi_components() -> dict:
+    """Schemas that routes reading their own body refer to (the events, one per type)."""
+    return dict(events.COMPONENTS)

@@ -15,7 +15,7 @@ from billing.db.models import Notice
 from billing.errors import InvalidInput, NotFound
 from billing.http import auth
 from billing.http.body import read_json
-from billing.webhooks.models import DEAD, DELIVERED, PENDING, WebhookDelivery, WebhookEndpoint, ensure_tables
+from billing.webhooks.models import DEAD, DELIVERED, PENDING, WebhookDelivery, WebhookEndpoint
 
 # A row id from a path: bounded, so a huge number is a 422 and never reaches the database driver.
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -60,8 +60,6 @@ def _endpoint_input(payload: Any) -> tuple[str, str | None, str | None, bool]:
 
 def register_webhook_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable,
                             principal_dep: Callable) -> None:
-    ensure_tables(factory.kw["bind"])
-
     @app.post("/v1/webhooks/endpoints", tags=["webhooks"], status_code=201)
     async def post_endpoint(request: Request, principal: auth.Principal = Depends(principal_dep)) -> dict:
         """`{url, secret?, description?, deliver_history? (default true: every notice so far too)}`;

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Engine, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.base import AwareDateTime, Base, utcnow
@@ -47,12 +47,3 @@ class WebhookDelivery(Base):
         UniqueConstraint("endpoint_id", "notice_id", name="uq_webhook_deliveries_endpoint_notice"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     )
-
-
-TABLES = (WebhookEndpoint.__table__, WebhookDelivery.__table__)
-
-
-def ensure_tables(engine: Engine) -> None:
-    """Create the two tables if missing. A stop-gap until an Alembic revision creates them; it
-    stays harmless afterwards (checkfirst)."""
-    Base.metadata.create_all(engine, tables=list(TABLES), checkfirst=True)
