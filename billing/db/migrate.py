@@ -17,9 +17,9 @@ def load_all_models() -> None:
             pass
 
 
-def immutability_ddl(dialect: str) -> list[str]:
+def immutability_ddl(dialect: str, tables: tuple[str, ...] = IMMUTABLE_TABLES) -> list[str]:
     statements = []
-    for table in IMMUTABLE_TABLES:
+    for table in tables:
         if dialect == "postgresql":
             statements.append(
                 f"CREATE OR REPLACE FUNCTION forbid_change_{table}() RETURNS trigger AS $$ BEGIN "

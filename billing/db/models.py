@@ -217,3 +217,15 @@ class CycleRun(Base):
     accounts: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int | None] = mapped_column(Integer)  # a run is recorded when it has finished
 
+
+
+class AuditEntry(Base):
+    """One transaction that changed something on behalf of a key (or Stripe, or a portal visitor),
+    written in that transaction (billing/db/audit.py). Event intake is the event log itself."""
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # a key id (env:finance, key:…), stripe, portal:…
+    action: Mapped[str] = mapped_column(String(200))  # the route: "POST /v1/refunds/execute"
+    target: Mapped[str | None] = mapped_column(String(300))  # its path parameters: "number=INV-2026-000001"
+    request_id: Mapped[str | None] = mapped_column(String(128))

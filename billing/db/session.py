@@ -22,7 +22,14 @@ def database_url() -> str:
 
 
 def make_engine(url: str | None = None) -> Engine:
-    url = url or database_url()
+    from billing.db import audit
+
+    engine = _engine(url or database_url())
+    audit.install(engine)
+    return engine
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60},
                                json_serializer=jsoncodec.dumps, json_deserializer=jsoncodec.loads)

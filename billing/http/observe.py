@@ -7,11 +7,22 @@ import re
 import time
 import uuid
 
+from billing.db.audit import CURRENT, AuditContext
 from billing.logs import get_logger
 from billing.ops.metrics import HttpMetrics
 
 log = get_logger("billing.http")
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+READS = ("GET", "HEAD", "OPTIONS")
+INTAKE = "/v1/events"  # the event log is its own record
+
+
+def actor_without_key(path: str) -> str:
+    if path == "/v1/payments/stripe/webhook":
+        return "stripe"  # authenticated by its signature
+    if path.startswith("/portal/"):
+        return "portal"  # a signed portal link
+    return "anonymous"
 
 
 def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
@@ -34,6 +45,9 @@ class RequestObserver:
         state["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        audited = scope["method"] not in READS and scope["path"] != INTAKE
+        token = CURRENT.set(AuditContext(scope["method"], scope["path"], request_id, scope,
+                                         actor_without_key(scope["path"]))) if audited else None
 
         async def send_with_id(message):
             nonlocal status
@@ -46,6 +60,8 @@ class RequestObserver:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if token is not None:
+                CURRENT.reset(token)
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.observe(scope["method"], route, status, seconds)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from billing.http.accounts import register_account_routes
+from billing.http.audit import register_audit_routes
 from billing.http.clock import register_clock_routes
 from billing.http.documents import register_document_routes
 from billing.http import events
@@ -21,6 +22,7 @@ from billing.http.plans import register_plan_routes
 from billing.http.portal import register_portal_routes
 from billing.http.reconciliation import register_reconciliation_routes
 from billing.http.refunds import register_refund_routes
+from billing.http.reports import register_report_routes
 from billing.http.statements import register_statement_routes
 from billing.http.webhooks import register_webhook_routes
 
@@ -28,7 +30,8 @@ REGISTRARS = (
     register_health_routes, register_plan_routes, register_event_routes, register_clock_routes,
     register_account_routes, register_document_routes, register_statement_routes, register_export_routes,
     register_webhook_routes, register_portal_routes, register_nav_routes, register_payment_routes,
-    register_refund_routes, register_reconciliation_routes,
+    register_refund_routes, register_reconciliation_routes, register_audit_routes,
+    register_report_routes,
 )
 
 

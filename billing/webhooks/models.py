@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from billing.db.secrets import EncryptedText
 from billing.db.base import AwareDateTime, Base, utcnow
 from billing.db.models import Serial
 
@@ -21,8 +22,8 @@ class WebhookEndpoint(Base):
     __tablename__ = "webhook_endpoints"
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
     url: Mapped[str] = mapped_column(String(2000))
-    # Kept in clear: signing needs the secret itself, a hash would not do.
-    secret: Mapped[str] = mapped_column(String(200))
+    # Signing needs the secret itself (a hash would not do): encrypted at rest (billing/db/secrets.py).
+    secret: Mapped[str] = mapped_column(EncryptedText())
     description: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Notices with an id above this one are delivered (0: every notice ever written).

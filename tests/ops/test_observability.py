@@ -67,12 +67,14 @@ def an_invoice(api):
 
 def test_ready_answers_only_for_a_migrated_database(api, app):
     assert api.get("/health").json() == {"status": "ok"}
+    from billing.db.alembic_runner import head_revision
+
     ready = api.get("/ready").json()
-    assert ready["status"] == "ready" and ready["revision"] == "0005"
+    assert ready["status"] == "ready" and ready["revision"] == head_revision() is not None
     with app.state.engine.begin() as connection:  # the schema falls behind the code
         connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
     behind = api.get("/ready", expect=503).json()
-    assert (behind["revision"], behind["head"]) == ("0004", "0005")
+    assert (behind["revision"], behind["head"]) == ("0004", head_revision())
 
 
 def test_ready_is_503_when_the_database_does_not_answer(monkeypatch):
