@@ -8,6 +8,8 @@ request's state, where the key check puts it. Work with no context (the schedule
 cycle's worker processes) is not a keyed change and writes no row."""
 from __future__ import annotations
 
+import threading
+import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,6 @@ from billing.db.models import AuditEntry
 
 _TABLE = AuditEntry.__table__
 _WRITES = ("INSERT", "UPDATE", "DELETE")
-_WRITTEN, _WRITING = "billing_audit_written", "billing_audit_writing"
 
 
 @dataclass
@@ -43,24 +44,28 @@ class AuditContext:
 CURRENT: ContextVar[AuditContext | None] = ContextVar("billing_audit", default=None)
 
 
+# The root transactions that have their row already (weak: a finished transaction drops out), and
+# the thread writing one right now (its own INSERT must not be audited again).
+_AUDITED: "weakref.WeakSet" = weakref.WeakSet()
+_WRITING = threading.local()
+
+
 def install(engine: Engine) -> None:
     """Once per engine (the engines made by billing.db.session.make_engine)."""
 
     @event.listens_for(engine, "after_cursor_execute")
     def _record(conn, cursor, statement, parameters, context, executemany):
         audit = CURRENT.get()
-        if audit is None or conn.info.get(_WRITTEN) or conn.info.get(_WRITING):
+        if audit is None or getattr(_WRITING, "active", False):
             return
         if statement.lstrip()[:6].upper() not in _WRITES:
             return
-        conn.info[_WRITING] = True
+        transaction = conn.get_transaction()
+        if transaction is None or transaction in _AUDITED:
+            return
+        _WRITING.active = True
         try:
             conn.execute(_TABLE.insert().values(**audit.row()))
         finally:
-            conn.info[_WRITING] = False
-        conn.info[_WRITTEN] = True
-
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _end(conn):
-        conn.info.pop(_WRITTEN, None)
+            _WRITING.active = False
+        _AUDITED.add(transaction)
