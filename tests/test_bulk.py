@@ -37,6 +37,7 @@ def test_rows_and_ids_come_back_exactly(factory):
     with factory() as session:
         stored = session.scalars(select(m.JournalEntry).order_by(m.JournalEntry.id)).all()[:5]
         legs = session.scalars(select(m.PostingRow).order_by(m.PostingRow.id)).all()
+    assert len(stored) == len(entries) == 5
     for row, entry in zip(stored, entries):
         assert (row.account_id, row.day, row.amount, row.document_number) == (
             entry["account_id"], entry["day"], entry["amount"], entry["document_number"])

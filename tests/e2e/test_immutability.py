@@ -46,6 +46,7 @@ def test_the_orm_cannot_change_a_document(api):
 def test_http_has_no_path_to_change_a_document(api):
     docs = _issued(api)
     before = {d["number"]: api.get(f"/v1/documents/{d['number']}").json()["content_hash"] for d in docs}
+    assert docs
     for doc in docs:
         for method in ("PUT", "PATCH", "DELETE"):
             response = api.client.request(method, f"/v1/documents/{doc['number']}", json={"gross": "1"},

@@ -238,7 +238,7 @@ def test_conversion_on_or_after_the_20th_covers_the_next_month_too(api):
     assert api.state("acme")["overdue_since"] == "2026-03-31"
 
 
-def test_a_payment_covering_less_than_the_proforma_activates_and_leaves_it_open(api):
+def test_two_payments_of_one_day_pay_the_proforma_with_one_invoice_each(api):
     api.plan(price="9990")
     api.account("acme", at="2026-03-02T10:00:00+01:00")
     api.seats("acme", "2026-03-02T10:05:00+01:00", "u1", "u2")
@@ -252,6 +252,72 @@ def test_a_payment_covering_less_than_the_proforma_activates_and_leaves_it_open(
     assert [i["gross"] for i in invoices] == ["5000", "6000"]  # one invoice per payment, its amount
     # 16..17 March: R(19,980 × 2/31) = R(1,289.03) = 1,289 charged
     assert api.state("acme")["balance"] == str(11000 - 1289)
+
+
+def test_a_payment_covering_less_than_the_proforma_activates_and_leaves_it_open(api):
+    api.plan(price="9990")
+    api.account("acme", at="2026-03-02T10:00:00+01:00")  # trial 2..15 March, C = 16 March
+    api.seats("acme", "2026-03-02T10:05:00+01:00", "u1", "u2")
+    api.run("2026-03-16")
+    [proforma] = api.documents("acme", "proforma")
+    assert proforma["gross"] == "10312"  # R(2 × 9,990 × 16/31) = R(10,312.26) = 10,312, due 24 March
+    api.pay("acme", "2026-03-17T09:00:00+01:00", "5000", reference=proforma["number"])  # less than asked
+    api.run("2026-03-17")
+    account = api.state("acme")
+    # CONTRACT §3: "The first payment credited makes the account active", whatever its amount
+    assert (account["state"], account["access"]) == ("active", "full")
+    proforma = api.documents("acme", "proforma")[0]
+    # paid 5,000 of 10,312: 10,312 − 5,000 = 5,312 still asked; not yet due (24 March)
+    assert (proforma["status"], proforma["paid"], proforma["remaining"]) == ("open", "5000", "5312")
+    [invoice] = api.documents("acme", "invoice")
+    assert (invoice["issue_date"], invoice["gross"]) == ("2026-03-17", "5000")  # the amount received
+    assert (invoice["net"], invoice["vat"]) == ("3937", "1063")  # R(5,000 / 1.27) = R(3,937.01); 5,000 − 3,937
+    # 16..17 March: R(19,980 × 2/31) = R(1,289.03) = 1,289 charged; 5,000 − 1,289 = 3,711
+    assert account["balance"] == "3711"
+
+    api.run("2026-03-24")  # the due day itself is not late
+    assert api.state("acme")["state"] == "active"
+    april = api.documents("acme", "proforma")[1]
+    # 20 March: projected 20 Mar..30 Apr = R(19,980 × 12/31 + 19,980) = R(27,714.19) = 27,714;
+    # balance after the charges through 19 March = 5,000 − R(19,980 × 4/31) = 5,000 − 2,578 = 2,422;
+    # open = 5,312 → 27,714 − 2,422 − 5,312 = 19,980
+    assert (april["issue_date"], april["gross"]) == ("2026-03-20", "19980")
+    api.run("2026-03-25")  # the day after the due date of a proforma not fully paid
+    account = api.state("acme")
+    assert (account["state"], account["overdue_since"]) == ("past_due", "2026-03-25")
+    proforma = api.documents("acme", "proforma")[0]
+    assert (proforma["status"], proforma["paid"], proforma["remaining"]) == ("overdue", "5000", "5312")
+
+
+def test_a_partial_payment_while_past_due_stays_past_due_and_leaves_the_proforma_owing(api):
+    api.plan(price="9990")
+    api.account("acme", at="2026-03-02T10:00:00+01:00")  # C = 16 March
+    api.seats("acme", "2026-03-02T10:05:00+01:00", "u1", "u2")
+    api.run("2026-03-16")
+    api.pay("acme", "2026-03-17T09:00:00+01:00", "10312")  # the first proforma in full
+    api.run("2026-03-29")
+    first, april = api.documents("acme", "proforma")
+    # 20 March: 27,714 projected − (10,312 − 2,578) balance = 19,980, due 28 March
+    assert (april["gross"], april["due_date"]) == ("19980", "2026-03-28")
+    assert (api.state("acme")["state"], api.state("acme")["overdue_since"]) == ("past_due", "2026-03-29")
+
+    api.pay("acme", "2026-03-30T09:00:00+02:00", "10000", reference=april["number"])  # less than asked
+    api.run("2026-03-30")
+    account = api.state("acme")
+    # the payment does not cover every overdue proforma: still past_due, lateness still from 29 March
+    assert (account["state"], account["overdue_since"]) == ("past_due", "2026-03-29")
+    first, april = api.documents("acme", "proforma")
+    assert (first["status"], first["paid"], first["remaining"]) == ("paid", "10312", "0")
+    # 19,980 − 10,000 = 9,980 still asked
+    assert (april["status"], april["paid"], april["remaining"]) == ("overdue", "10000", "9980")
+    assert [i["gross"] for i in api.documents("acme", "invoice")] == ["10312", "10000"]
+    # 16..30 March: R(19,980 × 15/31) = R(9,667.74) = 9,668; 10,312 + 10,000 − 9,668 = 10,644
+    assert account["balance"] == "10644"
+
+    api.pay("acme", "2026-03-31T09:00:00+02:00", "9980")  # the rest: every overdue proforma covered
+    api.run("2026-03-31")
+    assert (api.state("acme")["state"], api.state("acme")["overdue_since"]) == ("active", None)
+    assert api.documents("acme", "proforma")[1]["status"] == "paid"
 
 
 def test_a_payment_on_the_issue_day_pays_the_proforma_of_that_day(api):

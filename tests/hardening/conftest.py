@@ -19,6 +19,7 @@ def ledger_invariants(factory) -> dict[str, Decimal]:
         for entry_id, amount in session.execute(select(m.PostingRow.entry_id, m.PostingRow.amount)):
             sums[entry_id] = sums.get(entry_id, Decimal(0)) + amount
         entries = session.scalars(select(m.JournalEntry)).all()
+        assert entries
         assert {e.id for e in entries} == set(sums), "every journal entry has postings and no posting is orphaned"
         unbalanced = {k: v for k, v in sums.items() if v != 0}
         assert not unbalanced, f"journal entries whose postings do not sum to zero: {unbalanced}"

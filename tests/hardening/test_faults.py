@@ -46,6 +46,7 @@ def _figures(factory) -> dict:
 
 def assert_gapless(numbers: list[str]) -> None:
     series: dict[tuple[str, str], list[int]] = {}
+    assert numbers
     for number in numbers:
         prefix, year, value = re.fullmatch(r"([A-Z]+)-(\d{4})-(\d+)", number).groups()
         series.setdefault((prefix, year), []).append(int(value))

@@ -24,7 +24,9 @@ def _story(api):
 
 def _snapshot(api) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
-    for doc in api.documents("acme"):
+    documents = api.documents("acme")
+    assert documents
+    for doc in documents:
         number = doc["number"]
         out[f"{number}.json"] = api.get(f"/v1/documents/{number}").content
         for locale in LOCALES:

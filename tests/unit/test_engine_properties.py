@@ -1,11 +1,14 @@
 """Ledger invariants of the pure engine, over random seat, payment and termination histories."""
 from __future__ import annotations
 
+import calendar
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from billing.domain.engine import advance, new_state
@@ -91,17 +94,74 @@ def test_day_by_day_equals_one_jump(events):
     assert jump[0].to_json() == daily[0].to_json()
 
 
+def _seats_by_day(events: list[Event], first: date, last: date) -> dict[date, int]:
+    """CONTRACT §2, written out from the events: a user is billable on D if active at ANY moment of D
+    (active when D began, activated on D, deactivated on D, toggled several times on D: once)."""
+    seat_events = sorted((e for e in events if e.type in ("seat.activated", "seat.deactivated")),
+                         key=lambda e: (e.occurred_at, e.seq))
+    active: set[str] = set()
+    seats = {}
+    day = first
+    while day <= last:
+        seen_today = set(active)  # everyone active at 00:00 of D
+        for event in (e for e in seat_events if e.day == day):
+            if event.type == "seat.activated":
+                active.add(event.data["user_id"])
+            else:
+                active.discard(event.data["user_id"])
+            seen_today |= active  # active right after this moment
+        seats[day] = len(seen_today)
+        day += timedelta(days=1)
+    return seats
+
+
+def _round_half_up_huf(exact: Fraction) -> Decimal:
+    """R for HUF (0 decimals), half-up, exact on a non-negative rational."""
+    assert exact >= 0
+    return Decimal(math.floor(exact + Fraction(1, 2)))
+
+
+# Never paid, terminated on 16 February, the very day the first proforma (due 16 January) expires.
+EXPIRES_THE_DAY_IT_ENDS = [
+    Event("created", "account.created", "acct", _at(START, 0), START, 0, {}),
+    Event("e1", "seat.activated", "acct", _at(START, 1), START, 1, {"user_id": "a"}),
+    Event("term", "account.terminated", "acct", _at(date(2026, 2, 16), 999), date(2026, 2, 16), 999, {"by": "customer"}),
+]
+
+
 @settings(max_examples=40, deadline=None)
 @given(histories())
+@example(EXPIRES_THE_DAY_IT_ENDS)
 def test_month_charges_never_drift(events):
-    """Inside a month the posted charges are exactly R(month-to-date exact charge)."""
+    """Every day D: the charges posted in D's month through D are exactly −R(C(D)), C the exact
+    month-to-date charge computed here from the events (CONTRACT §2), not the engine's own figure."""
     state, postings, _ = _run(events, [END])
-    if state.status == "expired":
-        return  # the reversal is its own entry; the charges stay as posted
-    by_month: dict[str, Decimal] = {}
-    for p in postings:
-        if p.kind == "charge":
-            by_month[p.day.isoformat()[:7]] = by_month.get(p.day.isoformat()[:7], Decimal(0)) - p.amount
-    for month, total in by_month.items():
-        last = [p for p in postings if p.kind == "charge" and p.day.isoformat()[:7] == month][-1]
-        assert str(total) == last.details["month_to_date_rounded"]
+    charges = [p for p in postings if p.kind == "charge"]
+    conversion = START + timedelta(days=PROFILE.trial_days)  # 2026-01-08: trial is 5, 6, 7 Jan
+    termination = next((e.day for e in events if e.type == "account.terminated"), None)
+    last_charged = END if termination is None else min(termination, END)  # day T is still charged
+    if state.expired_on is not None:
+        # Nothing is charged from the expiry day on; the reversal is its own entry (kind
+        # charge_reversal) and the charges before it stay as posted, so they are checked too.
+        # expired_on, not status: a termination dated on the expiry day itself leaves the status
+        # `terminated` after the expiry (the engine expires first, so that day T is not charged).
+        last_charged = min(last_charged, state.expired_on - timedelta(days=1))
+    # FakeContext: list 9,990 HUF per seat per month, gross; HU domestic buyer pays the VAT in it,
+    # so the monthly price is 9,990 (no / 1.27); discount_percent 15 → × (1 − 15/100).
+    monthly_price = Fraction(9990)
+    discount = Fraction(15, 100)
+    seats = _seats_by_day(events, START, END)
+    assert all(conversion <= p.day <= last_charged for p in charges), \
+        [(p.day, p.amount) for p in charges if not conversion <= p.day <= last_charged]
+    month_exact = Fraction(0)
+    posted_in_month = Decimal(0)
+    day = START
+    while day <= END:
+        if day.day == 1:
+            month_exact, posted_in_month = Fraction(0), Decimal(0)
+        if conversion <= day <= last_charged:
+            days_in_month = calendar.monthrange(day.year, day.month)[1]
+            month_exact += seats[day] * monthly_price * (1 - discount) / days_in_month
+        posted_in_month += sum((p.amount for p in charges if p.day == day), Decimal(0))
+        assert posted_in_month == -_round_half_up_huf(month_exact), (day, seats[day], month_exact)
+        day += timedelta(days=1)

@@ -1,6 +1,8 @@
 """CRM webhooks end to end on SQLite and PostgreSQL: a loopback receiver that fails at first."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +16,13 @@ from tests.exports.story import HEADERS, full_story, make_client, open_accounts,
 from tests.webhooks.receiver import Receiver
 
 POLICY = RetryPolicy(base_delay_s=30, max_attempts=4, timeout_s=5)
+
+
+def _expected_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The documented header, computed here and not by the code under test:
+    `t=<t>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>`."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
 
 
 @pytest.fixture
@@ -54,8 +63,13 @@ def test_every_notice_arrives_signed_after_failures(client, http):
         assert second["delivered"] == 3
 
         seen: dict[str, dict] = {}
+        assert len(crm.requests) == len(expected) + 3  # every notice once, the 3 failures twice
         for headers, body in crm.requests:
-            assert verify_signature(secret, headers["billing-signature"], body, now=t0.timestamp() + 31)
+            header = headers["billing-signature"]
+            timestamp = int(header.split(",", 1)[0].removeprefix("t="))
+            assert abs(timestamp - t0.timestamp()) < 120  # signed when sent, in unix seconds
+            assert header == _expected_signature(secret, timestamp, body)
+            assert verify_signature(secret, header, body, now=t0.timestamp() + 31)
             payload = json.loads(body)
             assert headers["billing-event-id"] == payload["id"]
             seen[payload["id"]] = payload  # the receiver's de-duplication: by event id
@@ -111,7 +125,9 @@ def test_endpoint_input_and_scopes(client):
 
 def test_verify_signature():
     body = b'{"id":"x"}'
-    header = sign("secret", 1_700_000_000, body)
+    # hmac-sha256("secret", b'1700000000.{"id":"x"}'), computed independently
+    header = _expected_signature("secret", 1_700_000_000, body)
+    assert sign("secret", 1_700_000_000, body) == header
     assert verify_signature("secret", header, body, now=1_700_000_100)
     assert not verify_signature("secret", header, body, tolerance=60, now=1_700_000_100)  # replayed late
     assert not verify_signature("other", header, body, now=1_700_000_000)
