@@ -1,10 +1,10 @@
-"""An account: its state, its ledger, how a day was derived, what the cycle would do, customer keys,
-and the erasure of its personal data."""
+"""Accounts: the back office's list, one account's state, its ledger, how a day was derived, what
+the cycle would do, customer keys, and the erasure of its personal data."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.http import auth
@@ -12,9 +12,28 @@ from billing.http.params import day_param, release
 from billing.ops.gdpr import erase_personal_data
 from billing.views import accounts as views
 from billing.views import explain
+from billing.views import lists
+
+AccountState = Literal["trialing", "awaiting_payment", "active", "past_due", "suspended", "terminated", "expired"]
 
 
 def register_account_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    @app.get("/v1/accounts", tags=["accounts"])
+    def list_accounts(request: Request, state: AccountState | None = Query(None),
+                      q: str | None = Query(None, max_length=200),
+                      limit: int = Query(lists.DEFAULT_LIMIT, ge=1, le=lists.MAX_LIMIT),
+                      cursor: str | None = Query(None, max_length=lists.MAX_CURSOR_CHARS),
+                      principal: auth.Principal = Depends(principal_dep),
+                      session: Session = Depends(session_dep)) -> dict:
+        """Every account, by id, each as GET /v1/accounts/{id} shows it: `{"items", "next_cursor"}`.
+        `state` as that view shows it; `q` a case-insensitive part of the id or the name. Pass
+        next_cursor back as `cursor` for the next page; the list ends when it is null (a filtered
+        page may hold fewer than `limit` items before that). A customer key gets 403: its own
+        account is GET /v1/accounts/{id}."""
+        auth.require(principal, "crm", "finance")
+        lists.check_query(request.query_params.multi_items(), ("state", "q", "limit", "cursor"))
+        return lists.account_page(session, state=state, q=q or None, limit=limit, cursor=cursor)
+
     @app.get("/v1/accounts/{account_id}", tags=["accounts"])
     def get_account(account_id: str, principal: auth.Principal = Depends(principal_dep),
                     session: Session = Depends(session_dep)) -> dict:

@@ -1,20 +1,50 @@
-"""Documents: an account's list, one document, its PDF, its NAV InvoiceData and its derivation."""
+"""Documents: the back office's list, an account's list, one document, its PDF, its NAV InvoiceData
+and its derivation."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import Conflict, NotFound
 from billing.http import auth
-from billing.http.params import locale_param
+from billing.http.params import day_param, locale_param
 from billing.views import documents as views
 from billing.views import explain
+from billing.views import lists
+from nav_reporting.models import STATUSES as NAV_STATUSES
+
+DocumentKind = Literal["proforma", "invoice", "credit_note", "correction"]
+DocumentStatus = Literal["paid", "open", "overdue", "void", "refunded", "partially_refunded", "issued"]
+NavStatus = Literal[NAV_STATUSES]  # type: ignore[valid-type]
 
 
 def register_document_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable, principal_dep: Callable) -> None:
+    @app.get("/v1/documents", tags=["documents"])
+    def list_documents(request: Request, kind: DocumentKind | None = Query(None),
+                       status: DocumentStatus | None = Query(None), nav_status: NavStatus | None = Query(None),
+                       date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
+                       limit: int = Query(lists.DEFAULT_LIMIT, ge=1, le=lists.MAX_LIMIT),
+                       cursor: str | None = Query(None, max_length=lists.MAX_CURSOR_CHARS),
+                       principal: auth.Principal = Depends(principal_dep),
+                       session: Session = Depends(session_dep)) -> dict:
+        """Every account's documents by (issue_date, number), each as an account's documents list
+        shows it: `{"items", "next_cursor"}`. `status` as computed for that list; `nav_status` the
+        NAV outbox's (a proforma has none); `from`/`to` on the issue date, inclusive. Pass
+        next_cursor back as `cursor`; the list ends when it is null (a page filtered by status may
+        hold fewer than `limit` items before that). A customer key gets 403: its own documents are
+        GET /v1/accounts/{id}/documents."""
+        auth.require(principal, "crm", "finance")
+        lists.check_query(request.query_params.multi_items(),
+                          ("kind", "status", "nav_status", "from", "to", "limit", "cursor"))
+        day_from, day_to = day_param(date_from, "from"), day_param(date_to, "to")
+        if day_from and day_to and day_to < day_from:
+            raise lists.invalid("to", "is before from")
+        return lists.document_page(session, kind=kind, status=status, nav_status=nav_status,
+                                   day_from=day_from, day_to=day_to, limit=limit, cursor=cursor)
+
     @app.get("/v1/accounts/{account_id}/documents", tags=["documents"])
     def get_documents(account_id: str, principal: auth.Principal = Depends(principal_dep),
                       session: Session = Depends(session_dep)) -> dict:
