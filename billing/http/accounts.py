@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.http import auth
 from billing.http.params import day_param, release
 from billing.ops.gdpr import erase_personal_data
+from billing.views.cursors import MAX_CURSOR_CHARS
 from billing.views import accounts as views
 from billing.views import explain
 from billing.views import lists
@@ -22,7 +23,7 @@ def register_account_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
     def list_accounts(request: Request, state: AccountState | None = Query(None),
                       q: str | None = Query(None, max_length=200),
                       limit: int = Query(lists.DEFAULT_LIMIT, ge=1, le=lists.MAX_LIMIT),
-                      cursor: str | None = Query(None, max_length=lists.MAX_CURSOR_CHARS),
+                      cursor: str | None = Query(None, max_length=MAX_CURSOR_CHARS),
                       principal: auth.Principal = Depends(principal_dep),
                       session: Session = Depends(session_dep)) -> dict:
         """Every account, by id, each as GET /v1/accounts/{id} shows it: `{"items", "next_cursor"}`.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.errors import Conflict, NotFound
 from billing.http import auth
 from billing.http.params import day_param, locale_param
+from billing.views.cursors import MAX_CURSOR_CHARS
 from billing.views import documents as views
 from billing.views import explain
 from billing.views import lists
@@ -27,7 +28,7 @@ def register_document_routes(app: FastAPI, factory: sessionmaker, session_dep: C
                        status: DocumentStatus | None = Query(None), nav_status: NavStatus | None = Query(None),
                        date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
                        limit: int = Query(lists.DEFAULT_LIMIT, ge=1, le=lists.MAX_LIMIT),
-                       cursor: str | None = Query(None, max_length=lists.MAX_CURSOR_CHARS),
+                       cursor: str | None = Query(None, max_length=MAX_CURSOR_CHARS),
                        principal: auth.Principal = Depends(principal_dep),
                        session: Session = Depends(session_dep)) -> dict:
         """Every account's documents by (issue_date, number), each as an account's documents list

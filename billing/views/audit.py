@@ -2,7 +2,6 @@
 so rows written while someone pages are never skipped or repeated)."""
 from __future__ import annotations
 
-import base64
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -12,24 +11,7 @@ from sqlalchemy.orm import Session
 from billing.dates import BUDAPEST
 from billing.db.models import AuditEntry
 from billing.errors import InvalidInput
-
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"invalid {field}", {"errors": [{"field": field, "message": message}]})
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"a{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("a") or not text[1:].isdigit():
-            raise ValueError(text)
-        return int(text[1:])
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _invalid("cursor", "not a cursor this list gave") from exc
-
+from billing.views.cursors import decode_cursor, encode_cursor
 
 def audit_page(session: Session, day_from: date | None, day_to: date | None, limit: int,
                cursor: str | None) -> dict[str, Any]:
@@ -39,9 +21,12 @@ def audit_page(session: Session, day_from: date | None, day_to: date | None, lim
     if day_to is not None:
         query = query.where(AuditEntry.at < datetime.combine(day_to + timedelta(days=1), time(), BUDAPEST))
     if cursor is not None:
-        query = query.where(AuditEntry.id > decode_cursor(cursor))
+        [last_id] = decode_cursor(cursor, "audit", 1)
+        if not last_id.isdigit():
+            raise InvalidInput("invalid cursor", {"errors": [{"field": "cursor", "message": "not a cursor this list gave"}]})
+        query = query.where(AuditEntry.id > int(last_id))
     rows = list(session.scalars(query))
     page = rows[:limit]
     return {"items": [{"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
                        "target": r.target, "request_id": r.request_id} for r in page],
-            "next_cursor": encode_cursor(page[-1].id) if len(rows) > limit else None}
+            "next_cursor": encode_cursor("audit", str(page[-1].id)) if len(rows) > limit else None}

@@ -15,8 +15,6 @@ next_cursor is null).
 """
 from __future__ import annotations
 
-import base64
-import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -30,13 +28,13 @@ from billing.db import models as m
 from billing.db.queries import among
 from billing.errors import InvalidInput
 from billing.views.accounts import account_view, get_account
+from billing.views.cursors import decode_cursor, encode_cursor
 from billing.views.documents import document_statuses, document_summary, paid_by_proforma
 from nav_reporting.models import NavOutbox
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 MAX_SCANNED = 10_000  # candidates one request may judge before it answers with what it has
 FILTER_BATCH = 200  # candidates judged at a time when a filter is computed in Python
-MAX_CURSOR_CHARS = 400
 
 # The kinds for which document_statuses (billing/views/documents.py) can give each status: the
 # exact check is document_statuses itself; this only keeps rows that cannot match out of the scan.
@@ -64,27 +62,6 @@ def check_query(pairs: Iterable[tuple[str, str]], allowed: Sequence[str]) -> Non
         if name in seen:
             raise invalid(name, "given more than once")
         seen.add(name)
-
-
-# -- cursors ------------------------------------------------------------------------------------
-
-def encode_cursor(list_name: str, *key: str) -> str:
-    text = json.dumps([list_name, *key], separators=(",", ":"), ensure_ascii=True)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, list_name: str, parts: int) -> list[str]:
-    """The key a cursor of `list_name` holds, or a 422 naming `cursor`."""
-    try:
-        if len(cursor) > MAX_CURSOR_CHARS or not re.fullmatch(r"[A-Za-z0-9_-]+", cursor):
-            raise ValueError("not urlsafe base64")
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-        if (not isinstance(decoded, list) or len(decoded) != parts + 1 or decoded[0] != list_name
-                or not all(isinstance(part, str) and part for part in decoded[1:])):
-            raise ValueError("not a cursor of this list")
-        return decoded[1:]
-    except (ValueError, UnicodeDecodeError) as exc:  # binascii.Error and JSONDecodeError are ValueErrors
-        raise invalid("cursor", "not a cursor this list gave (pass next_cursor back unchanged)") from exc
 
 
 def _page(fetch: Callable[[Any, int], list[Row]], judge: Callable[[list[Row]], list[Row]],
