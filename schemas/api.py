@@ -6,11 +6,13 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter, WithJsonSchema, field_validator
 
 from billing.money import SUPPORTED_CURRENCIES, has_currency_precision, parse_amount
+from billing.portal.tokens import DEFAULT_TTL_S, MAX_TTL_S
 
 
 def _decimal_string(value: Any) -> Decimal:
@@ -224,3 +226,25 @@ class ClockRunIn(Strict):
 
 def check_currency_precision(amount: Decimal, currency: str) -> bool:
     return has_currency_precision(amount, currency)
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an absolute http(s) URL")
+    return value
+
+
+class WebhookEndpointIn(Strict):
+    url: Annotated[str, Field(max_length=2000), AfterValidator(_http_url)]
+    secret: Annotated[str, Field(min_length=16, max_length=200)] | None = None
+    description: Annotated[str, Field(max_length=200)] | None = None
+    deliver_history: StrictBool = True  # true: every notice so far is delivered too
+
+
+class PortalLinkIn(Strict):
+    ttl_minutes: Annotated[int, Field(ge=1, le=MAX_TTL_S // 60, strict=True)] = DEFAULT_TTL_S // 60
+
+
+class AssignIn(Strict):
+    account_id: Identifier

@@ -14,6 +14,7 @@ from billing.errors import Conflict, Unavailable
 from billing.views.documents import get_document_row
 from nav_reporting.errors import NavError
 from schemas.api import Strict
+from schemas.text import XmlText
 
 ANNULMENT_CODES = ("ERRATIC_DATA", "ERRATIC_INVOICE_NUMBER", "ERRATIC_INVOICE_ISSUE_DATE",
                    "ERRATIC_ELECTRONIC_HASH_VALUE")
@@ -21,7 +22,7 @@ ANNULMENT_CODES = ("ERRATIC_DATA", "ERRATIC_INVOICE_NUMBER", "ERRATIC_INVOICE_IS
 
 class AnnulmentIn(Strict):
     code: str = Field(pattern="^(" + "|".join(ANNULMENT_CODES) + ")$")
-    reason: str = Field(min_length=1, max_length=1024)
+    reason: XmlText = Field(min_length=1, max_length=1024)
 
 
 def _client():

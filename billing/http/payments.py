@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.http import auth
-from billing.http.body import read_json
 from billing.http.params import release
-from billing.errors import InvalidInput, Unavailable
+from billing.errors import Unavailable
 from billing.payments import usecases
 from billing.views.documents import get_document_row
+from schemas.api import AssignIn
 from billing.payments.errors import PaymentsError
 from billing.payments.stripe_gateway import StripeConfig, StripeGateway, gateway_from_env
 
@@ -26,8 +26,9 @@ class UnsupportedMediaType(PaymentsError):
     code = "unsupported_media_type"
 
 
-def _raw_body(content_type: str) -> dict:
-    return {"requestBody": {"required": True, "content": {content_type: {"schema": {"type": "string"}}}}}
+def _raw_body(content_type: str, schema: dict, description: str) -> dict:
+    return {"requestBody": {"required": True, "description": description,
+                            "content": {content_type: {"schema": schema}}}}
 
 
 def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable,
@@ -42,7 +43,11 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         answer = usecases.create_checkout(factory, gateway_from_env(), number)
         return JSONResponse(answer.body, status_code=201 if answer.created else 200)
 
-    @app.post("/v1/payments/stripe/webhook", tags=["payments"], openapi_extra=_raw_body("application/json"))
+    @app.post("/v1/payments/stripe/webhook", tags=["payments"], openapi_extra=_raw_body(
+        "application/json", {"type": "object", "required": ["id", "type", "data"],
+                             "properties": {"id": {"type": "string"}, "type": {"type": "string"},
+                                            "created": {"type": "integer"}, "data": {"type": "object"}}},
+        "a Stripe event, exactly as Stripe signed it (Stripe-Signature header)"))
     async def post_stripe_webhook(request: Request):
         # No bearer key: the Stripe-Signature over the raw body is the authentication.
         config = StripeConfig.from_env()
@@ -52,7 +57,8 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         return await run_in_threadpool(usecases.handle_stripe_webhook, factory, StripeGateway(config), payload,
                                        request.headers.get("stripe-signature"))
 
-    @app.post("/v1/payments/bank-statements", tags=["payments"], openapi_extra=_raw_body("application/xml"))
+    @app.post("/v1/payments/bank-statements", tags=["payments"], openapi_extra=_raw_body(
+        "application/xml", {"type": "string"}, "a CAMT.053 statement file (versions .001.02 to .001.08)"))
     async def post_bank_statement(request: Request, principal: auth.Principal = Depends(principal_dep),
                                   session: Session = Depends(session_dep)):
         auth.require(principal, "finance")
@@ -69,14 +75,9 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
         auth.require(principal, "finance")
         return usecases.unmatched(session)
 
-    @app.post("/v1/payments/unmatched/{entry_id}/assign", tags=["payments"],
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-                  "type": "object", "properties": {"account_id": {"type": "string"}}, "required": ["account_id"]}}}}})
-    async def post_assign(entry_id: str, request: Request, principal: auth.Principal = Depends(principal_dep),
-                          session: Session = Depends(session_dep)):
+    @app.post("/v1/payments/unmatched/{entry_id}/assign", tags=["payments"])
+    def post_assign(entry_id: str, body: AssignIn, principal: auth.Principal = Depends(principal_dep),
+                    session: Session = Depends(session_dep)):
         auth.require(principal, "finance")
         release(session)
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise InvalidInput("the body is {\"account_id\": ...}", {"errors": [{"field": "", "message": "an object"}]})
-        return await run_in_threadpool(usecases.assign_bank_entry, factory, entry_id, body.get("account_id"))
+        return usecases.assign_bank_entry(factory, entry_id, body.account_id)

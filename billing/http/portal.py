@@ -20,14 +20,14 @@ from billing.http import auth
 from billing.views.accounts import get_account
 from billing.views.documents import frozen_document
 from billing.views.statements import statement
-from billing.http.body import read_json
 from billing.db.models import DocumentRow
 from billing.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from billing.payments.stripe_gateway import gateway_from_env
+from schemas.api import PortalLinkIn
 from billing.payments.usecases import create_checkout
 from billing.portal.labels import LOCALES
 from billing.portal.page import page_model, render_page
-from billing.portal.tokens import DEFAULT_TTL_S, MAX_TTL_S, TokenExpired, check_token, make_token
+from billing.portal.tokens import TokenExpired, check_token, make_token
 
 # The page and its PDFs are private: never cached, never sent on as a Referer (the URL holds the
 # token), never framed. Forms may go to Stripe after our redirect, so form-action stays open.
@@ -93,16 +93,12 @@ def _own_document(session: Session, account_id: str, number: str):
 def register_portal_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable,
                            principal_dep: Callable) -> None:
     @app.post("/v1/accounts/{account_id}/portal-link", tags=["portal"], status_code=201)
-    async def post_portal_link(account_id: str, request: Request,
+    async def post_portal_link(account_id: str, request: Request, body: PortalLinkIn | None = None,
                                principal: auth.Principal = Depends(principal_dep)) -> dict:
-        """`{ttl_minutes?}` (default 120, at most 7 days): a signed link to the account's portal."""
+        """A signed link to the account's portal, valid `ttl_minutes` (default 120, at most 7 days)."""
         auth.require(principal, "crm")
-        raw = await request.body()
-        body = await read_json(request) if raw.strip() else {}
-        ttl = body.get("ttl_minutes", DEFAULT_TTL_S // 60) if isinstance(body, dict) else None
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= MAX_TTL_S // 60:
-            raise InvalidInput("invalid ttl", {"errors": [{"field": "ttl_minutes",
-                                                           "message": f"an integer from 1 to {MAX_TTL_S // 60}"}]})
+        ttl = (body or PortalLinkIn()).ttl_minutes
+
         def known() -> None:
             with factory() as session:
                 get_account(session, account_id)

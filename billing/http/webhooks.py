@@ -4,17 +4,15 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 from typing import Annotated, Any, Callable
-from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from billing.db.models import Notice
-from billing.errors import InvalidInput, NotFound
+from billing.errors import NotFound
 from billing.http import auth
-from billing.http.body import read_json
+from schemas.api import WebhookEndpointIn
 from billing.webhooks.models import DEAD, DELIVERED, PENDING, WebhookDelivery, WebhookEndpoint
 
 # A row id from a path: bounded, so a huge number is a 422 and never reaches the database driver.
@@ -36,37 +34,13 @@ def _dead_letter_json(row: WebhookDelivery, notice: Notice, endpoint: WebhookEnd
             "last_status_code": row.last_status_code, "last_error": row.last_error}
 
 
-def _endpoint_input(payload: Any) -> tuple[str, str | None, str | None, bool]:
-    errors = []
-    if not isinstance(payload, dict):
-        raise InvalidInput("the body is an object", {"errors": [{"field": "", "message": "must be an object"}]})
-    url = payload.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if not parts or parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        errors.append({"field": "url", "message": "an absolute http(s) URL"})
-    secret = payload.get("secret")
-    if secret is not None and (not isinstance(secret, str) or not 16 <= len(secret) <= 200):
-        errors.append({"field": "secret", "message": "a string of 16 to 200 characters"})
-    description = payload.get("description")
-    if description is not None and (not isinstance(description, str) or len(description) > 200):
-        errors.append({"field": "description", "message": "a string of at most 200 characters"})
-    history = payload.get("deliver_history", True)
-    if not isinstance(history, bool):
-        errors.append({"field": "deliver_history", "message": "true or false"})
-    if errors:
-        raise InvalidInput("invalid webhook endpoint", {"errors": errors})
-    return url, secret, description, history
-
-
 def register_webhook_routes(app: FastAPI, factory: sessionmaker, session_dep: Callable,
                             principal_dep: Callable) -> None:
     @app.post("/v1/webhooks/endpoints", tags=["webhooks"], status_code=201)
-    async def post_endpoint(request: Request, principal: auth.Principal = Depends(principal_dep)) -> dict:
-        """`{url, secret?, description?, deliver_history? (default true: every notice so far too)}`;
-        the secret is in this answer only."""
+    def post_endpoint(body: WebhookEndpointIn, principal: auth.Principal = Depends(principal_dep)) -> dict:
+        """The secret (made when not given) is in this answer only."""
         auth.require(principal, "crm")
-        url, secret, description, history = _endpoint_input(await read_json(request))
-        return await run_in_threadpool(_create_endpoint, url, secret, description, history)
+        return _create_endpoint(body.url, body.secret, body.description, body.deliver_history)
 
     def _create_endpoint(url, secret, description, history) -> dict:
         secret = secret or "whsec_" + secrets.token_urlsafe(32)

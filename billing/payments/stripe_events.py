@@ -48,6 +48,16 @@ class RefundNotice:
     occurred_at: datetime
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A signed event is still outside input: a part that should be an object and is not counts
+    as missing."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _object(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _mapping(_mapping(event.get("data")).get("object"))
+
+
 def _field(obj: Mapping[str, Any], name: str, event_id: str) -> Any:
     value = obj.get(name)
     if value is None:
@@ -55,19 +65,33 @@ def _field(obj: Mapping[str, Any], name: str, event_id: str) -> Any:
     return value
 
 
+def _text(obj: Mapping[str, Any], name: str, event_id: str) -> str:
+    value = _field(obj, name, event_id)
+    if not isinstance(value, str):
+        raise UnusableEvent(f"Stripe event {event_id}: {name!r} is not a string")
+    return value
+
+
 def _occurred_at(event: Mapping[str, Any]) -> datetime:
-    return datetime.fromtimestamp(int(event["created"]), tz=timezone.utc)
+    created = event.get("created")
+    if isinstance(created, bool) or not isinstance(created, int):
+        raise UnusableEvent(f"Stripe event {event.get('id', '?')}: no creation time")
+    try:
+        return datetime.fromtimestamp(created, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise UnusableEvent(f"Stripe event {event.get('id', '?')}: creation time out of range") from exc
 
 
 def _id_of(value: Any) -> str | None:
     """An expandable field: a bare id or the expanded object."""
     if isinstance(value, Mapping):
-        return value.get("id")
-    return value
+        value = value.get("id")
+    return value if isinstance(value, str) else None
 
 
 def _notice(event, external_id, amount_minor, currency, metadata) -> PaymentNotice:
-    account_id = (metadata or {}).get("account_id")
+    metadata = _mapping(metadata)
+    account_id = metadata.get("account_id")
     if not account_id:
         raise UnattributedPayment(event["id"], external_id)
     return PaymentNotice(
@@ -75,7 +99,7 @@ def _notice(event, external_id, amount_minor, currency, metadata) -> PaymentNoti
         external_id=external_id,
         amount=from_stripe_amount(amount_minor, currency),
         currency=currency.upper(),
-        proforma_number=(metadata or {}).get("proforma_number") or None,
+        proforma_number=metadata.get("proforma_number") or None,
         account_id=account_id,
         occurred_at=_occurred_at(event),
     )
@@ -84,36 +108,38 @@ def _notice(event, external_id, amount_minor, currency, metadata) -> PaymentNoti
 def payment_from_event(event: Mapping[str, Any]) -> PaymentNotice | None:
     """A paid checkout session or a succeeded payment intent -> PaymentNotice; else None."""
     kind = event.get("type")
-    obj = event.get("data", {}).get("object", {})
+    obj = _object(event)
     event_id = event.get("id", "?")
     if kind in _SESSION_PAID_EVENTS:
         if obj.get("payment_status") != "paid":
             return None  # completed but the money is not there yet (async method)
         external_id = _id_of(_field(obj, "payment_intent", event_id))
+        if external_id is None:
+            raise UnusableEvent(f"Stripe event {event_id}: the payment intent is not an id")
         return _notice(
             event, external_id, _field(obj, "amount_total", event_id),
-            _field(obj, "currency", event_id), obj.get("metadata"),
+            _text(obj, "currency", event_id), obj.get("metadata"),
         )
     if kind == "payment_intent.succeeded":
         amount = obj.get("amount_received") or _field(obj, "amount", event_id)
         return _notice(
-            event, _field(obj, "id", event_id), amount,
-            _field(obj, "currency", event_id), obj.get("metadata"),
+            event, _text(obj, "id", event_id), amount,
+            _text(obj, "currency", event_id), obj.get("metadata"),
         )
     return None
 
 
 def _refund_notice(event: Mapping[str, Any], refund: Mapping[str, Any]) -> RefundNotice:
     event_id = event.get("id", "?")
-    currency = _field(refund, "currency", event_id)
+    currency = _text(refund, "currency", event_id)
     return RefundNotice(
         stripe_event_id=event["id"],
-        refund_id=_field(refund, "id", event_id),
+        refund_id=_text(refund, "id", event_id),
         payment_intent_id=_id_of(refund.get("payment_intent")),
         amount=from_stripe_amount(_field(refund, "amount", event_id), currency),
         currency=currency.upper(),
-        status=_field(refund, "status", event_id),
-        reference=(refund.get("metadata") or {}).get("reference") or None,
+        status=_text(refund, "status", event_id),
+        reference=_mapping(refund.get("metadata")).get("reference") or None,
         occurred_at=_occurred_at(event),
     )
 
@@ -127,11 +153,12 @@ def refund_from_event(event: Mapping[str, Any]) -> RefundNotice | None:
     newest refund is reported.
     """
     kind = event.get("type")
-    obj = event.get("data", {}).get("object", {})
+    obj = _object(event)
     if kind in _REFUND_EVENTS:
         return _refund_notice(event, obj)
     if kind == "charge.refunded":
-        refunds = (obj.get("refunds") or {}).get("data") or []
+        listed = _mapping(obj.get("refunds")).get("data")
+        refunds = [refund for refund in listed if isinstance(refund, Mapping)] if isinstance(listed, list) else []
         if not refunds:
             return None
         newest = max(refunds, key=lambda refund: refund.get("created", 0))

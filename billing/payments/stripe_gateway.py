@@ -7,6 +7,7 @@ stripe-mock) can stand in for api.stripe.com.
 from __future__ import annotations
 
 import json
+import re
 import os
 import time
 from dataclasses import dataclass
@@ -173,9 +174,15 @@ class StripeGateway:
             event = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidSignature("signed payload is not JSON") from exc
-        if not isinstance(event, dict) or "id" not in event or "type" not in event:
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str) \
+                or not isinstance(event.get("id"), str) or not _EVENT_ID.fullmatch(event["id"]):
             raise InvalidSignature("signed payload is not a Stripe event")
         return event
+
+
+# Stripe's ids are letters, digits and underscores; anything else (a NUL, which PostgreSQL refuses
+# in text) is not one of its events.
+_EVENT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 def gateway_from_env() -> StripeGateway:

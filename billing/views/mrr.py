@@ -103,6 +103,8 @@ def month_param(value: str | None, processed: date | None) -> tuple[date, date]:
         return processed.replace(day=1), _month_end(processed)
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise _invalid_month("a month is YYYY-MM")
+    if int(value[:4]) < 2000:
+        raise _invalid_month("a month of this century or later")
     first = date(int(value[:4]), int(value[5:]), 1)
     if processed is None or processed < first:
         raise _invalid_month(f"no day of {value} has been processed yet (last processed day: "
