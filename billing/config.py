@@ -25,11 +25,41 @@ def seller() -> Party:
         postal_code=env("SELLER_POSTAL_CODE", "1075"),
         city=env("SELLER_CITY", "Budapest"),
         street=env("SELLER_STREET", "Madách Imre út 13-14."),
-        tax_number=env("SELLER_TAX_NUMBER", "12345676-2-41"),
-        eu_vat_number=env("SELLER_EU_VAT_NUMBER", "HU12345676"),
-        bank_account=env("SELLER_BANK_ACCOUNT", "11700024-20000000-00000000"),
+        # Demo defaults that pass their check digits and are nobody's real numbers; the tax number
+        # is not CONTRACT §7's example buyer 12345676-2-41 (a buyer equal to the seller is refused).
+        tax_number=env("SELLER_TAX_NUMBER", "23456787-2-42"),
+        eu_vat_number=env("SELLER_EU_VAT_NUMBER", "HU23456787"),
+        bank_account=env("SELLER_BANK_ACCOUNT", "11773016-11111018-00000000"),
         email=env("SELLER_EMAIL", "billing@example.hu"),
     )
+
+
+def seller_problems() -> list[dict[str, str]]:
+    """The seller's identifiers that fail their check digits, as {"field", "message"}: the seller's
+    tax number, EU VAT number and each bank account (IBAN or Hungarian account number) of
+    SELLER_BANK_ACCOUNT (comma-separated) go on every invoice and NAV report."""
+    from invoices.taxnumbers import BANK_ACCOUNT, EU_VAT_NUMBER, HU_TAX_NUMBER, InvalidTaxNumber
+
+    env, problems = os.environ.get, []
+    checks = [("SELLER_TAX_NUMBER", HU_TAX_NUMBER, env("SELLER_TAX_NUMBER") or None),
+              ("SELLER_EU_VAT_NUMBER", EU_VAT_NUMBER, env("SELLER_EU_VAT_NUMBER") or None)]
+    checks += [("SELLER_BANK_ACCOUNT", BANK_ACCOUNT, part.strip())
+               for part in (env("SELLER_BANK_ACCOUNT") or "").split(",") if part.strip()]
+    for name, face, value in checks:
+        if value is None:
+            continue
+        try:
+            face.validate(value)
+        except InvalidTaxNumber as exc:
+            problems.append({"field": name, "message": exc.reason})
+    return problems
+
+
+def check_seller() -> None:
+    """Refuse to start with a seller identifier that fails its check (raises ValueError naming it)."""
+    problems = seller_problems()
+    if problems:
+        raise ValueError("invalid seller configuration: " + "; ".join(f"{p['field']}: {p['message']}" for p in problems))
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,14 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from billing import config as billing_config
 from billing.db.base import utcnow
 from billing.db.queries import among
 from billing.db.models import Account, Event, PendingEvent, Plan
 from billing.errors import Conflict, InvalidInput
 from billing.money import has_currency_precision
+from invoices.taxnumbers import EU_VAT_NUMBER, HU_TAX_NUMBER
+from invoices.vat import is_eu, vat_prefix
 from schemas.api import EVENT_BATCH, EVENT_TAGS, EventIn
 
 MAX_BATCH = 1000
@@ -78,10 +81,11 @@ class _BatchView:
     def __init__(self, session: Session, parsed) -> None:
         account_ids = list({e.account_id for e, _, _ in parsed})
         # (created instant, time zone, currency) per stored account, read once: every event asks.
+        rows = session.execute(select(Account.id, Account.created_at_instant, Account.timezone, Account.currency,
+                                      Account.country).where(among(session, Account.id, account_ids))).all()
         self.facts: dict[str, tuple[datetime, str, str]] = {
-            row.id: (row.created_at_instant, row.timezone, row.currency) for row in session.execute(
-                select(Account.id, Account.created_at_instant, Account.timezone, Account.currency)
-                .where(among(session, Account.id, account_ids)))}
+            row.id: (row.created_at_instant, row.timezone, row.currency) for row in rows}
+        self.country: dict[str, str] = {row.id: row.country for row in rows}  # an EU VAT number's prefix
         self.stored_accounts = frozenset(self.facts)
         self.plan_currency: dict[str, str] = dict(session.execute(select(Plan.code, Plan.currency)).all())
         self.terminated_at: dict[str, datetime] = dict(session.execute(
@@ -104,9 +108,11 @@ def _check(view: _BatchView, event: EventIn, data: Any) -> list[tuple[str, str]]
             problems.append(("data.plan", f"unknown plan {data.plan}"))
         elif plan_currency != data.currency:
             problems.append(("data.currency", f"plan {data.plan} is priced in {plan_currency}"))
+        problems += _buyer_identifiers(data, data.country)
         if not problems:
             view.new_accounts[event.account_id] = (event, data)
             view.facts[event.account_id] = (event.occurred_at, data.timezone, data.currency)
+            view.country[event.account_id] = data.country
         return problems
     facts = view.account_facts(event.account_id)
     if facts is None:
@@ -130,10 +136,32 @@ def _check(view: _BatchView, event: EventIn, data: Any) -> list[tuple[str, str]]
             problems.append(("data.currency", f"the account is billed in {currency}"))
         elif not has_currency_precision(data.amount, currency):
             problems.append(("data.amount", f"more decimals than {currency} has"))
+    if event.type == "account.updated":
+        problems += _buyer_identifiers(data, view.country[event.account_id])
     if event.type == "account.terminated":
         if data.by == "provider" and not data.reason:
             problems.append(("data.reason", "a termination by the provider states its §13 reason"))
         view.terminated_at[event.account_id] = event.occurred_at
+    return problems
+
+
+def _buyer_identifiers(data: Any, country: str) -> list[tuple[str, str]]:
+    """CONTRACT §6: the buyer is not the seller, and an EU VAT number is the buyer's country's (its
+    check digits were checked with the model, schemas/api.py)."""
+    problems = []
+    seller = billing_config.seller()
+    tax_number, eu_vat_number = getattr(data, "tax_number", None), getattr(data, "eu_vat_number", None)
+    if tax_number and seller.tax_number and HU_TAX_NUMBER.is_valid(seller.tax_number) \
+            and HU_TAX_NUMBER.compact(tax_number)[:8] == HU_TAX_NUMBER.compact(seller.tax_number)[:8]:
+        problems.append(("data.tax_number", "this is the seller's own tax number (SELLER_TAX_NUMBER): "
+                                            "a buyer cannot be the seller"))
+    if eu_vat_number:
+        if seller.eu_vat_number and EU_VAT_NUMBER.compact(eu_vat_number) == EU_VAT_NUMBER.compact(seller.eu_vat_number):
+            problems.append(("data.eu_vat_number", "this is the seller's own EU VAT number (SELLER_EU_VAT_NUMBER): "
+                                                   "a buyer cannot be the seller"))
+        elif is_eu(country) and not EU_VAT_NUMBER.compact(eu_vat_number).startswith(vat_prefix(country)):
+            problems.append(("data.eu_vat_number", f"not a VAT number of the account's country {country} "
+                                                   f"(it starts with {vat_prefix(country)})"))
     return problems
 
 

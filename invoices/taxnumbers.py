@@ -4,17 +4,22 @@
 
 - HU_TAX_NUMBER: the Hungarian adószám `12345678-2-42` (core with check digit, VAT code, county)
 - EU_VAT_NUMBER: an EU VAT number with its country prefix (`RO18547290`, `EL094259216`)
-- DOCUMENT_NUMBER: our own gapless numbers (`PRO-2026-000001`, `INV-…`, `CRN-…`)
+- DOCUMENT_NUMBER: our own gapless numbers (`PRO-2026-000001`, `INV-…`, `CRN-…`, `COR-…`)
+- BANK_ACCOUNT: an IBAN (`HU42 1177 3016 1111 1018 0000 0000`, stdnum.iban's mod-97 check) or a
+  Hungarian account number (`11773016-11111018-00000000`); a Hungarian one, bare or inside an HU
+  IBAN, also passes its own check digits (each part weighted 9, 7, 3, 1, sum divisible by 10)
 """
 from __future__ import annotations
 
 import re
 
+from stdnum import iban as stdnum_iban
 from stdnum.eu import vat as stdnum_vat
 from stdnum.exceptions import ValidationError
 from stdnum.hu import anum
 
-DOCUMENT_PREFIXES = {"proforma": "PRO", "invoice": "INV", "credit_note": "CRN"}
+# COR: corrections of buyer data (billing/ops/corrections.py), a modifying document of its own series.
+DOCUMENT_PREFIXES = {"proforma": "PRO", "invoice": "INV", "credit_note": "CRN", "correction": "COR"}
 _KIND_OF_PREFIX = {prefix: kind for kind, prefix in DOCUMENT_PREFIXES.items()}
 
 
@@ -106,7 +111,7 @@ class EuVatNumber(_Face):
 
 
 class DocumentNumber(_Face):
-    _PATTERN = re.compile(r"(PRO|INV|CRN)-(\d{4})-(\d{6})")
+    _PATTERN = re.compile(r"(PRO|INV|CRN|COR)-(\d{4})-(\d{6})")
 
     def compact(self, number: str) -> str:
         return _text(number).strip().upper()
@@ -115,7 +120,7 @@ class DocumentNumber(_Face):
         text = self.compact(number)
         match = self._PATTERN.fullmatch(text)
         if not match:
-            raise InvalidTaxNumber(number, "expected PRO|INV|CRN-YYYY-NNNNNN")
+            raise InvalidTaxNumber(number, "expected PRO|INV|CRN|COR-YYYY-NNNNNN")
         if int(match.group(3)) == 0:
             raise InvalidTaxNumber(number, "sequence numbers start at 000001")
         return text
@@ -133,6 +138,37 @@ class DocumentNumber(_Face):
         return f"{DOCUMENT_PREFIXES[kind]}-{year:04d}-{value:06d}"
 
 
+class BankAccount(_Face):
+    _GIRO = re.compile(r"\d{8}(\d{8}){1,2}")
+    _WEIGHTS = (9, 7, 3, 1)
+
+    def compact(self, number: str) -> str:
+        return re.sub(r"[\s\-]", "", _text(number)).upper()
+
+    def validate(self, number: str) -> str:
+        text = self.compact(number)
+        if not text.isascii() or not text.isalnum():
+            raise InvalidTaxNumber(number, "only letters, digits, spaces and dashes are allowed")
+        if text[:2].isalpha():
+            try:
+                stdnum_iban.validate(text)
+            except ValidationError as exc:
+                raise InvalidTaxNumber(number, f"not a valid IBAN: {exc}") from exc
+            if text.startswith("HU"):
+                self._giro(number, text[4:])
+            return text
+        self._giro(number, text)
+        return text
+
+    def _giro(self, number: str, digits: str) -> None:
+        if not self._GIRO.fullmatch(digits):
+            raise InvalidTaxNumber(number, "a Hungarian account number has 16 or 24 digits (11773016-11111018-00000000)")
+        for part in (digits[:8], digits[8:]):
+            if sum(int(d) * self._WEIGHTS[i % 4] for i, d in enumerate(part)) % 10:
+                raise InvalidTaxNumber(number, f"check digit of {part} is wrong")
+
+
 HU_TAX_NUMBER = HuTaxNumber()
 EU_VAT_NUMBER = EuVatNumber()
 DOCUMENT_NUMBER = DocumentNumber()
+BANK_ACCOUNT = BankAccount()

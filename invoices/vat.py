@@ -89,6 +89,12 @@ def decide_vat(
     )
 
 
+def vies_note(treatment: VatTreatment) -> str:
+    """The line an invoice shows for the VIES check behind its reverse charge."""
+    checked = f" ({treatment.vies_checked_on.isoformat()})" if treatment.vies_checked_on else ""
+    return f"VIES konzultációs szám / consultation number: {treatment.vies_reference}{checked}"
+
+
 def _domestic() -> VatTreatment:
     return VatTreatment(kind="domestic", rate=HU_STANDARD_RATE)
 

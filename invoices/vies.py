@@ -38,6 +38,11 @@ class ViesUnavailable(ViesError):
     """VIES or the member state's register did not answer; the number's status is unknown."""
 
 
+class ViesUnreachable(ViesUnavailable):
+    """No answer from VIES at all (refused, no DNS, timeout, not SOAP): asking about another number
+    now would fail the same way."""
+
+
 @dataclass(frozen=True, slots=True)
 class ViesResult:
     valid: bool
@@ -58,7 +63,9 @@ class ViesClient:
         clock: Callable[[], float] = time.monotonic,
     ):
         self.url = url or os.environ.get("VIES_URL") or OFFICIAL_URL
-        transport = transport or Transport(timeout=10, operation_timeout=20)
+        # Short: a check waits for this at most once per number and run (the WSDL is a local file,
+        # so only operation_timeout applies); VIES itself gives up on a member state after ~20 s.
+        transport = transport or Transport(timeout=5, operation_timeout=float(os.environ.get("VIES_TIMEOUT_S", "8")))
         client = zeep.Client(wsdl=str(VIES_WSDL), transport=transport)
         self._service = client.create_service(_BINDING, self.url)
         # With our own VAT number VIES returns a consultation number: the evidence of the check.
@@ -100,7 +107,7 @@ class ViesClient:
             # anything unknown: the number's status is unknown, not invalid.
             raise ViesUnavailable(f"VIES fault {code or 'without a code'}") from fault
         except (requests.RequestException, zeep.exceptions.TransportError, zeep.exceptions.XMLSyntaxError) as exc:
-            raise ViesUnavailable(f"VIES unreachable: {exc}") from exc
+            raise ViesUnreachable(f"VIES unreachable: {exc}") from exc
         return _result(reply, approx=self._requester is not None)
 
 

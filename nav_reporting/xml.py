@@ -23,6 +23,8 @@ _DEFAULT_REASONS = {
     "EUFAD37": "Reverse charge, VAT Act 37(1) / Fordított adózás",
     "HO": "Service outside the EU / Harmadik országban teljesített szolgáltatás",
 }
+# additionalInvoiceData's name of the VIES consultation number ([A-Z][0-9]{5}_[_A-Z0-9]+, the XSD's).
+VIES_DATA_NAME = "A00001_VIES_CONSULTATION_NUMBER"
 _TAX_NUMBER = re.compile(r"^(\d{8})-?([1-5])-?(\d{2})$")
 
 
@@ -39,7 +41,7 @@ def split_tax_number(tax_number: str) -> tuple[str, str, str]:
 
 
 def build_invoice_data(doc: Document, *, original_line_count: int = 1) -> bytes:
-    """The InvoiceData XML of an invoice or credit note.
+    """The InvoiceData XML of an invoice, a credit note or a correction.
 
     `original_line_count` is the number of lines already in the modified invoice's chain: NAV
     numbers a credit note's lines by continuing that chain (lineNumberReference).
@@ -50,9 +52,9 @@ def build_invoice_data(doc: Document, *, original_line_count: int = 1) -> bytes:
     (default namespace `data`, prefix `base`; text escaped by `_x` as libxml2 escapes it), and
     `nav_reporting.outbox.enqueue` still validates them against the XSD.
     """
-    if doc.kind not in ("invoice", "credit_note"):
-        raise InvoiceDataError(f"only invoices and credit notes are reported, not {doc.kind!r}")
-    if not doc.lines:
+    if doc.kind not in ("invoice", "credit_note", "correction"):
+        raise InvoiceDataError(f"only invoices, credit notes and corrections are reported, not {doc.kind!r}")
+    if not doc.lines and doc.kind != "correction":
         raise InvoiceDataError(f"{doc.number}: a document without lines cannot be reported")
     out: list[str] = [
         _HEAD,
@@ -61,21 +63,24 @@ def build_invoice_data(doc: Document, *, original_line_count: int = 1) -> bytes:
         # false: we do not send the e-invoice itself, so no electronicInvoiceHash is required.
         "<completenessIndicator>false</completenessIndicator><invoiceMain><invoice>",
     ]
-    if doc.kind == "credit_note":
+    if doc.kind in ("credit_note", "correction"):
         _invoice_reference(out, doc)
     out.append("<invoiceHead>")
     _supplier(out, doc)
     _customer(out, doc)
     _detail(out, doc)
     out.append("</invoiceHead>")
-    huf = _huf_lines(doc)
+    huf = _huf_lines(doc) if doc.lines else []
     vat_rate = _vat_rate(doc)
     money = _MoneyTexts()
-    out.append("<invoiceLines><mergedItemIndicator>false</mergedItemIndicator>")
-    for number, (line, line_huf) in enumerate(zip(doc.lines, huf), start=1):
-        reference = original_line_count + number if doc.kind == "credit_note" else None
-        _line(out, number, line, line_huf, reference, vat_rate, money)
-    out.append("</invoiceLines>")
+    # A correction of buyer data changes no line: it sends none (invoiceLines is optional, and
+    # NAV's MODIFY carries only the lines that change), and its summary is zero at the rate.
+    if doc.lines:
+        out.append("<invoiceLines><mergedItemIndicator>false</mergedItemIndicator>")
+        for number, (line, line_huf) in enumerate(zip(doc.lines, huf), start=1):
+            reference = original_line_count + number if doc.kind == "credit_note" else None
+            _line(out, number, line, line_huf, reference, vat_rate, money)
+        out.append("</invoiceLines>")
     _summary(out, doc, huf, vat_rate, money)
     out.append("</invoice></invoiceMain></InvoiceData>")
     return "".join(out).encode("utf-8")
@@ -170,7 +175,35 @@ def _detail(out: list[str], doc: Document) -> None:
         f"<exchangeRate>{_exchange_rate(doc)}</exchangeRate>"
         f"<paymentMethod>{_PAYMENT_METHODS.get(doc.payment_method or '', 'OTHER')}</paymentMethod>"
         f"<paymentDate>{doc.due_date.isoformat()}</paymentDate>"
-        "<invoiceAppearance>ELECTRONIC</invoiceAppearance></invoiceDetail>"
+        "<invoiceAppearance>ELECTRONIC</invoiceAppearance>"
+    )
+    if doc.vat_treatment.vies_reference:
+        # InvoiceData has no field of its own for the VIES check; additionalInvoiceData carries
+        # the consultation number beside the reverse charge it proves.
+        out.append(
+            f"<additionalInvoiceData><dataName>{VIES_DATA_NAME}</dataName>"
+            "<dataDescription>VIES konzultációs szám / VIES consultation number (checkVatApprox)</dataDescription>"
+            f"<dataValue>{_x(_one_line(doc.vat_treatment.vies_reference))}</dataValue></additionalInvoiceData>"
+        )
+    if doc.kind == "correction":
+        _correction_reason(out, doc)
+    out.append("</invoiceDetail>")
+
+
+# additionalInvoiceData's name of a modification's reason (NAV's samples say "Módosítás oka").
+REASON_DATA_NAME = "M00001_MODOSITAS_OKA"
+_FIELDS_HU = {"name": "név", "address": "cím", "tax_number": "adószám", "eu_vat_number": "közösségi adószám"}
+
+
+def _correction_reason(out: list[str], doc: Document) -> None:
+    """What a correction changes and why: its customerInfo (above) is the corrected buyer, sent
+    whole, and the invoice's other head data are repeated as issued (a changed block goes whole)."""
+    fields = ", ".join(_FIELDS_HU.get(field, field) for field, _, _ in doc.corrected)
+    text = f"A vevő adatainak javítása ({fields}) / Buyer data corrected: {doc.reason or ''}"
+    out.append(
+        f"<additionalInvoiceData><dataName>{REASON_DATA_NAME}</dataName>"
+        "<dataDescription>Módosítás oka / Reason for the modification</dataDescription>"
+        f"<dataValue>{_x(_clip(text, _DESCRIPTION_MAX))}</dataValue></additionalInvoiceData>"
     )
 
 

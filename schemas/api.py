@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter, WithJsonSchema, field_validator
+from pydantic import model_serializer, model_validator
 
 from billing.money import SUPPORTED_CURRENCIES, has_currency_precision, parse_amount
+from invoices.taxnumbers import EU_VAT_NUMBER, HU_TAX_NUMBER, InvalidTaxNumber
 from billing.portal.tokens import DEFAULT_TTL_S, MAX_TTL_S
 
 
@@ -91,6 +93,29 @@ class Address(Strict):
     street: Annotated[str, Field(max_length=200)] = ""
 
 
+def _check_digits(face):
+    """An identifier that must pass its check digits (python-stdnum, invoices/taxnumbers.py):
+    kept as given once it does."""
+    def check(value: str) -> str:
+        try:
+            face.validate(value)
+        except InvalidTaxNumber as exc:
+            raise ValueError(exc.reason) from exc
+        return value
+    return AfterValidator(check)
+
+
+# CONTRACT §6: `12345676-2-42` passes (core 12345676: 9·1+7·2+3·3+4+9·5+7·6+3·7+6 = 150), its county
+# and VAT codes exist; `12345678-1-42` does not. The shape stays in the pattern (OpenAPI shows it).
+HuTaxNumber = Annotated[str, Field(pattern=r"^\d{8}-[1-5]-\d{2}$", examples=["12345676-2-42"]),
+                        _check_digits(HU_TAX_NUMBER)]
+# Its country's check (stdnum.eu.vat dispatches to the member state's module: RO18547290, DE136695976).
+EuVatNumber = Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$", examples=["RO18547290"]),
+                        _check_digits(EU_VAT_NUMBER)]
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Locale = Literal["hu", "ro", "en", "de"]
+
+
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -101,20 +126,49 @@ def _timezone(value: str) -> str:
 
 class AccountCreatedData(Strict):
     name: Annotated[str, Field(min_length=1, max_length=300)]
-    email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    email: Email | None = None
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     currency: Currency
     plan: Identifier
-    locale: Literal["hu", "ro", "en", "de"] | None = None
+    locale: Locale | None = None
     address: Address = Address()
-    tax_number: Annotated[str, Field(pattern=r"^\d{8}-[1-5]-\d{2}$")] | None = None
-    eu_vat_number: Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$")] | None = None
+    tax_number: HuTaxNumber | None = None
+    eu_vat_number: EuVatNumber | None = None
     trial_days: Annotated[int, Field(ge=0, le=365, strict=True)] = 14
     timezone: str = "Europe/Budapest"
     terms: Literal["hu", "ro"] | None = None
 
     _currency = field_validator("currency")(classmethod(lambda cls, v: _supported(v)))
     _tz = field_validator("timezone")(classmethod(lambda cls, v: _timezone(v)))
+
+
+class AccountUpdatedData(Strict):
+    """New buyer data from the event's day on, for documents issued from then (CONTRACT §6, §7): any
+    of the fields, at least one. `tax_number` or `eu_vat_number` null removes it. Stored and hashed
+    with only the fields given, so a field left out stays as it was."""
+    name: Annotated[str, Field(min_length=1, max_length=300)] = None  # type: ignore[assignment]
+    email: Email = None  # type: ignore[assignment]
+    address: Address = None  # type: ignore[assignment]
+    tax_number: HuTaxNumber | None = None
+    eu_vat_number: EuVatNumber | None = None
+    locale: Locale = None  # type: ignore[assignment]
+
+    @field_validator("name", "email", "address", "locale", mode="before")
+    @classmethod
+    def _not_null(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("may be left out, not null (only tax_number and eu_vat_number can be removed)")
+        return v
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "AccountUpdatedData":
+        if not self.model_fields_set:
+            raise ValueError("give at least one of name, email, address, tax_number, eu_vat_number, locale")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
 
 
 class SeatData(Strict):
@@ -147,6 +201,7 @@ class TerminatedData(Strict):
 
 DATA_MODELS: dict[str, type[Strict]] = {
     "account.created": AccountCreatedData,
+    "account.updated": AccountUpdatedData,
     "seat.activated": SeatData,
     "seat.deactivated": SeatData,
     "plan.changed": PlanChangedData,
@@ -154,7 +209,7 @@ DATA_MODELS: dict[str, type[Strict]] = {
     "account.terminated": TerminatedData,
 }
 
-EventType = Literal["account.created", "seat.activated", "seat.deactivated", "plan.changed",
+EventType = Literal["account.created", "account.updated", "seat.activated", "seat.deactivated", "plan.changed",
                     "payment.received", "account.terminated"]
 
 
@@ -181,6 +236,11 @@ class AccountCreatedEvent(EventIn):
     data: AccountCreatedData
 
 
+class AccountUpdatedEvent(EventIn):
+    type: Literal["account.updated"]
+    data: AccountUpdatedData
+
+
 class SeatEvent(EventIn):
     type: Literal["seat.activated", "seat.deactivated"]
     data: SeatData
@@ -201,7 +261,8 @@ class TerminatedEvent(EventIn):
     data: TerminatedData
 
 
-AnyEvent = Annotated[Union[AccountCreatedEvent, SeatEvent, PlanChangedEvent, PaymentEvent, TerminatedEvent],
+AnyEvent = Annotated[Union[AccountCreatedEvent, AccountUpdatedEvent, SeatEvent, PlanChangedEvent, PaymentEvent,
+                           TerminatedEvent],
                      Field(discriminator="type")]
 # A whole batch is validated in one call (pydantic-core), each item by its type's data model.
 EVENT_BATCH = TypeAdapter(list[AnyEvent])

@@ -1,8 +1,10 @@
 """Shared fixtures. `db_url` runs a test on SQLite and on PostgreSQL, each time on an empty database."""
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import os
+import socket
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -10,6 +12,28 @@ from sqlalchemy import create_engine, text
 from tests.pg import ThrowawayPostgres
 
 _counter = itertools.count()
+
+# No test reaches the internet: the service's defaults point at real services (VIES_URL and MNB_URL
+# default to the EU's and MNB's public web services), so a test that forgets its loopback stand-in
+# gets the failed name lookup an offline machine gives at once, never a wait for a network
+# timeout. Loopback names and addresses resolve as usual.
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", socket.gethostname()})
+_getaddrinfo = socket.getaddrinfo
+
+
+def _local_only_getaddrinfo(host, *args, **kwargs):
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is None or name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return _getaddrinfo(host, *args, **kwargs)
+    try:
+        if ipaddress.ip_address(name.split("%")[0]).is_loopback:
+            return _getaddrinfo(host, *args, **kwargs)
+    except ValueError:
+        pass
+    raise socket.gaierror(socket.EAI_NONAME, f"tests never reach the internet ({name}): use a loopback stand-in")
+
+
+socket.getaddrinfo = _local_only_getaddrinfo
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from billing.accounts import vat_of
+from billing.accounts import vat_of, vat_on
 from billing.db import models as m
 from billing.domain import records as r
 from invoices.models import NumberSeries
@@ -85,9 +85,10 @@ class PreviewContext:
         return f"PREVIEW-{kind.upper()}-{self.counter[kind]}"
 
 
-def profile_of(account: m.Account) -> r.Profile:
+def profile_of(account: m.Account, day: date | None = None) -> r.Profile:
+    """The account as the engine sees it; with `day`, the VAT treatment in force on that day."""
     return r.Profile(account.id, account.currency, account.country, account.terms, account.trial_days,
-                     account.created_day, vat_of(account))
+                     account.created_day, vat_of(account) if day is None else vat_on(account, day))
 
 
 def to_domain(row: m.Event) -> r.Event:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from billing.domain.records import DocumentDraft
 from billing.money import round_unit_price, to_huf
 from invoices.documents import Document, DocumentLine, Party, VatTreatment
-from invoices.vat import split_gross
+from invoices.vat import split_gross, vies_note
 
 log = logging.getLogger("billing.issuing")
 
@@ -81,6 +81,8 @@ def compose(draft: DocumentDraft, seller: Party, buyer: Party, vat: VatTreatment
     notes = []
     if vat.legal_text:
         notes.append(vat.legal_text)
+    if vat.vies_reference:  # the proof that VIES confirmed the buyer's VAT number (CONTRACT §6)
+        notes.append(vies_note(vat))
     if draft.currency != "HUF":
         notes.append(f"Exchange rate: {rate.rate} HUF/{draft.currency} ({rate.source}"
                      f"{', ' + rate.published_on.isoformat() if rate.published_on else ''})")

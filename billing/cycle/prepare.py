@@ -152,6 +152,8 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
     state = snapshot.state
     if snapshot.idle or (account.vat or {}).get("pending"):  # VIES is asked again under the lock
         return None
+    if any(e.type == "account.updated" for e in snapshot.events):
+        return None  # new buyer data from its day: the run is cut there (billing/cycle/updates.py)
     if state.through is not None and any(e.day <= state.through for e in snapshot.events):
         return None  # a late event reads the account's history: done under the lock
     ctx.placeholders = []

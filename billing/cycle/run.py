@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing import config as billing_config
 from billing.cycle import prepare
 from billing.cycle import write as writes
-from billing.accounts import retry_pending_vat
+from billing.accounts import Answer, ask_vies_ahead
 from billing.cycle.context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
+from billing.cycle.updates import advance_account
 from billing.db import jsoncodec
 from billing.db.base import utcnow
 from billing.db import models as m
@@ -196,6 +197,7 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
     proformas then; anything else is read and computed again under the lock."""
     started = time.perf_counter()
     prices = prices or _price_book(factory)
+    answers = ask_vies_ahead(factory, account_ids, until)  # before the lock: VIES may take seconds
     prepared = prepare.prepare(factory, account_ids, until, prices)
     with write_turn or contextlib.nullcontext(), factory.begin() as session:
         without_parallel_plans(session)
@@ -219,7 +221,7 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
         saved = [(account_id, step.state, snapshot.stored, prepare.store_prepared(session, ctx, step))
                  for account_id, snapshot, step in ready]
         if locked:
-            locked_saved, locked_applied = _process_locked(session, ctx, locked, until)
+            locked_saved, locked_applied = _process_locked(session, ctx, locked, until, answers)
             saved += locked_saved
             applied += locked_applied
         _write(session, saved)
@@ -245,7 +247,8 @@ def _write(session: Session, saved: list[tuple[str, AccountState, bool, str]]) -
 
 
 def _process_locked(session: Session, ctx: DbContext, locked: list[tuple[str, prepare.Snapshot | None]],
-                    until: date) -> tuple[list[tuple[str, AccountState, bool, str]], list[int]]:
+                    until: date, answers: dict[str, Answer] | None = None,
+                    ) -> tuple[list[tuple[str, AccountState, bool, str]], list[int]]:
     """The whole step under the lock, for the accounts prepare() could not do, from their snapshot
     when it is still current: (states to save, applied event seqs)."""
     account_ids = [account_id for account_id, _ in locked]
@@ -257,14 +260,13 @@ def _process_locked(session: Session, ctx: DbContext, locked: list[tuple[str, pr
         snapshots.update((account.id, snapshot) for account, snapshot in prepare.read_snapshots(session, missing, until))
     saved, applied = [], []
     for account in accounts:
-        retry_pending_vat(account)
         snapshot = snapshots[account.id]
         if snapshot.idle:
             continue
         events = list(snapshot.events)
         history = build_history(session, account, snapshot.state, events)
-        new, outcome = advance(snapshot.state, profile_of(account), events, until, ctx, history)
-        writes.persist_outcome(session, account, outcome)
+        # VIES's answer (asked before the lock) and account.updated take effect from their day
+        new = advance_account(session, ctx, account, snapshot.state, events, until, history, answers)
         saved.append((account.id, new, snapshot.stored, jsoncodec.dumps(new.to_json())))
         applied += snapshot.seqs
     return saved, applied

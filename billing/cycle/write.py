@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billing import config as billing_config
-from billing.accounts import buyer_of, vat_of
+from billing.accounts import buyer_of, vat_on
 from billing.db import bulk, jsoncodec
 from billing.db import models as m
 from billing.db.base import utcnow
@@ -90,7 +90,8 @@ def _write_postings(session: Session, postings: list[tuple[dict, list[dict]]]) -
 
 def issue_document(session: Session, account: m.Account, draft: r.DocumentDraft) -> Document:
     rate = exchange_rate(session, draft.currency, draft.fulfilment_date)
-    doc = compose(draft, billing_config.seller(), buyer_of(account), vat_of(account), rate, account.locale)
+    doc = compose(draft, billing_config.seller(), buyer_of(account), vat_on(account, draft.fulfilment_date), rate,
+                  account.locale)
     for table, row in document_rows(doc, draft, utcnow()):
         add_row(session, table, row)
     if doc.kind in ("invoice", "credit_note"):

@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from billing.config import Limits
+from billing.config import Limits, check_seller
 from billing.db.session import create_schema, make_engine, make_read_factory, make_session_factory
 from billing.errors import BillingError
 from billing.http import auth
@@ -79,6 +79,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict]:
 
 
 def create_app(database_url: str | None = None, *, migrate: bool = True) -> FastAPI:
+    check_seller()  # a seller tax number or IBAN failing its check digits would be on every invoice
     engine = make_engine(database_url)
     if migrate:
         create_schema(engine)

@@ -1,6 +1,7 @@
 """Events from the CRM: one, or a batch of up to 1,000 stored all or nothing."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 from fastapi import Depends, FastAPI, Request
@@ -9,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from billing.accounts import account_from_event
+from billing.accounts import account_from_event, answers_for_batch
 from billing.errors import InvalidInput
 from billing.events import ingest
 from billing.http import auth
@@ -46,10 +47,13 @@ def register_event_routes(app: FastAPI, factory: sessionmaker, session_dep: Call
 def _ingest_with_retry(factory: sessionmaker, items: list) -> list:
     # Two requests racing with the same event id: the unique key stops the second insert; the
     # retry then sees the stored event and answers duplicate (or 409 for another body).
+    # VIES first, before the transaction: a member state may take seconds, and the write lock
+    # (SQLite's one writer) must not wait for it. account.created then reads these answers.
+    answers = answers_for_batch(factory, items)
     for attempt in range(3):
         try:
             with factory.begin() as session:
-                return ingest(session, items, account_from_event)
+                return ingest(session, items, partial(account_from_event, vies_answers=answers))
         except IntegrityError:
             if attempt == 2:
                 raise

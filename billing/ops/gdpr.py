@@ -1,8 +1,8 @@
 """Erasing a customer's personal data (GDPR art. 17) without touching what was issued.
 
 What is erased: the account row's name (→ "erased"), e-mail, address, Hungarian tax number and EU VAT
-number, and the same fields in the stored `account.created` event (otherwise a replay would bring them
-back). `personal_data_erased_at` records when.
+number, and the same fields in the stored `account.created` and `account.updated` events (otherwise a
+replay would bring them back). `personal_data_erased_at` records when.
 
 What is kept, byte for byte: every issued document (proforma, invoice, credit note). Its buyer block is
 part of the frozen body (`documents.body`, append-only by trigger), and its PDF and NAV XML are pure
@@ -44,6 +44,14 @@ def _erased_event_data(data: dict[str, Any]) -> dict[str, Any]:
             "tax_number": None, "eu_vat_number": None}
 
 
+def _erased_update_data(data: dict[str, Any]) -> dict[str, Any]:
+    """An account.updated's data with its personal fields erased, still a valid update (at least one
+    field; e-mail, which cannot be null there, is left out)."""
+    erased = {"name": ERASED_NAME, "address": dict(EMPTY_ADDRESS), "tax_number": None, "eu_vat_number": None}
+    kept = {k: (erased[k] if k in erased else v) for k, v in data.items() if k != "email"}
+    return kept or {"name": ERASED_NAME}
+
+
 def _answer(account: m.Account, documents_kept: int) -> dict[str, Any]:
     return {"account_id": account.id, "personal_data_erased_at": account.personal_data_erased_at.isoformat(),
             "erased_fields": list(PERSONAL_EVENT_FIELDS), "documents_kept": documents_kept}
@@ -69,10 +77,10 @@ def erase_personal_data(factory: sessionmaker, account_id: str, now: datetime | 
         account.tax_number = None
         account.eu_vat_number = None
         account.personal_data_erased_at = now or utcnow()
-        created = session.scalars(select(m.Event).where(m.Event.account_id == account_id,
-                                                        m.Event.type == "account.created")).all()
-        for event in created:
-            event.data = _erased_event_data(event.data)
+        personal = session.scalars(select(m.Event).where(
+            m.Event.account_id == account_id, m.Event.type.in_(("account.created", "account.updated")))).all()
+        for event in personal:
+            event.data = (_erased_event_data if event.type == "account.created" else _erased_update_data)(event.data)
         session.flush()
         log.info("personal data of account %s erased; %d documents kept as issued", account_id, documents_kept)
         return _answer(account, documents_kept)

@@ -26,8 +26,10 @@ def demo_events(today) -> list[dict]:
     acme = {"name": "Acme Kereskedelmi Kft.", "email": "szamla@acme.example", "country": "HU",
             "currency": "HUF", "plan": "team", "locale": "hu", "tax_number": "12345676-2-41",
             "address": {"postal_code": "1117", "city": "Budapest", "street": "Október huszonharmadika u. 8."}}
+    # No EU VAT number: it would be checked in VIES (the EU's service by default), and the demo never
+    # reaches the internet. Without one the Romanian buyer pays Hungarian VAT (CONTRACT §6).
     carpati = {"name": "Carpați Soft SRL", "email": "facturi@carpati.example", "country": "RO",
-               "currency": "HUF", "plan": "team", "locale": "ro", "eu_vat_number": "RO18547290",
+               "currency": "HUF", "plan": "team", "locale": "ro",
                "address": {"postal_code": "400000", "city": "Cluj-Napoca", "street": "Strada Memorandumului 28"}}
     events = [
         {"id": "demo-acme-created", "type": "account.created", "account_id": "acme", "occurred_at": _at(start), "data": acme},

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billing.accounts import buyer_data, vat_decision_view
 from billing.cycle.run import dry_run, load_state
 from billing.db import models as m
 from billing.domain.records import ACCESS
@@ -15,7 +16,10 @@ from billing.domain.state import AccountState
 from billing.errors import NotFound
 from billing.money import fmt
 
-CUSTOMER_KINDS = ("payment", "charge", "charge_correction", "charge_reversal", "clawback", "refund")
+# What the customer sees in the ledger and the statement: `credit` a goodwill credit (a credit note),
+# `correction` a memo without amount (a correction of an invoice's buyer data, billing/ops/corrections.py).
+CUSTOMER_KINDS = ("payment", "charge", "charge_correction", "charge_reversal", "clawback", "refund", "credit",
+                  "correction")
 
 
 def get_account(session: Session, account_id: str) -> m.Account:
@@ -47,20 +51,31 @@ def account_view(session: Session, account_id: str) -> dict[str, Any]:
     state = current_state(session, account)
     oldest = state.oldest_overdue(state.through + timedelta(days=1)) if state.through else None
     overdue_since = oldest.due_date + timedelta(days=1) if oldest and state.status not in ("terminated", "expired") else None
+    # The buyer a document issued now would name: the row, with the account.updated events up to the
+    # day shown laid over it (the cycle writes them on the row when it processes their day).
+    buyer = buyer_data(account, pending_updates(session, account.id, state.through))
     return {
-        "id": account.id, "name": account.name, "state": state.status, "access": ACCESS[state.status],
+        "id": account.id, "name": buyer["name"], "state": state.status, "access": ACCESS[state.status],
         "balance": fmt(state.balance, account.currency), "currency": account.currency,
         "seats": len(state.active_users), "plan": state.plan, "country": account.country,
-        "terms": account.terms, "locale": account.locale,
+        "terms": account.terms, "locale": buyer["locale"],
         "trial_ends_on": (state.conversion_day - timedelta(days=1)).isoformat(),
         "conversion_day": state.conversion_day.isoformat(),
         "overdue_since": overdue_since.isoformat() if overdue_since else None,
         "processed_through": processed.isoformat() if processed else None,
         "as_of": state.through.isoformat() if state.through else None,
         "terminated_on": state.terminated_on.isoformat() if state.terminated_on else None,
-        "vat": {"treatment": account.vat.get("kind"), "pending": account.vat.get("pending", False),
-                "vies_reference": account.vat.get("vies_reference")},
+        "vat": vat_decision_view(account),
+        "buyer": buyer,
     }
+
+
+def pending_updates(session: Session, account_id: str, through: date | None) -> list[dict]:
+    if through is None:
+        return []
+    return list(session.scalars(select(m.Event.data).join(m.PendingEvent, m.PendingEvent.seq == m.Event.seq).where(
+        m.PendingEvent.account_id == account_id, m.PendingEvent.day <= through, m.Event.type == "account.updated",
+    ).order_by(m.Event.occurred_at, m.Event.seq)))
 
 
 def ledger_view(session: Session, account_id: str, date_from: date | None, date_to: date | None) -> dict:

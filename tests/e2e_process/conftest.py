@@ -171,9 +171,9 @@ def serve(db_url, tmp_path):
 
 # --- the story both tests tell ------------------------------------------------------------------
 
-# The default seller tax number (billing/config.py) is 12345676-2-41, the very number CONTRACT §7
-# gives the buyer; §6 says a buyer's tax number equal to the seller's is refused. So the seller gets
-# its own valid number here (check digit: 2·9+3·7+4·3+5·1+6·9+7·3+8·3 = 183 → 10 − 3 = 7).
+# The seller's own valid number, set explicitly (it is also billing/config.py's default); the buyer
+# has CONTRACT §7's 12345676-2-41, and §6 refuses a buyer whose tax number is the seller's
+# (check digit: 2·9+3·7+4·3+5·1+6·9+7·3+8·3 = 183 → 10 − 3 = 7).
 SELLER_TAX_NUMBER = "23456787-2-42"
 SELLER_ENV = {"SELLER_TAX_NUMBER": SELLER_TAX_NUMBER, "SELLER_EU_VAT_NUMBER": "HU23456787"}
 BUYER_TAX_NUMBER = "12345676-2-41"

@@ -30,8 +30,8 @@ def pay_proforma(api, at: str) -> dict:
 
 
 def vies_questions(vies, answered_only: bool = False) -> list[tuple[str, str]]:
-    """(countryCode, vatNumber) of each check VIES got (checkVat today; checkVatApprox once the
-    consultation number is asked for, see the xfail below)."""
+    """(countryCode, vatNumber) of each check VIES got (checkVatApprox, with the seller as the
+    requester, so VIES hands out a consultation number)."""
     calls = [r for r in vies.calls() if not answered_only or r.answered == "ok"]
     assert {r.operation for r in calls} <= {"checkVat", "checkVatApprox"}
     return [(r.params["countryCode"], r.params["vatNumber"]) for r in calls]
@@ -46,7 +46,7 @@ def test_valid_number_is_reverse_charge_at_list_over_1_27(api, mnb, vies):
     assert vies_questions(vies) == [CHECK_KRAFT]  # asked once, when account.created came in
     vat = api.state("kraft")["vat"]
     assert vat["treatment"] == "reverse_charge" and vat["pending"] is False
-    assert vat["vies_reference"]  # the evidence of the check is kept (its form: see the xfail below)
+    assert vat["vies_reference"] == vies.identifiers[0]  # the consultation number VIES handed out
 
     api.run("2026-03-02")
     proforma = api.only("kraft", "proforma")
@@ -71,20 +71,15 @@ def test_valid_number_is_reverse_charge_at_list_over_1_27(api, mnb, vies):
     assert vies_questions(vies) == [CHECK_KRAFT]  # a confirmed number is not asked again by the cycle
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "billing/accounts.py vies_check() builds ViesClient() without requester_vat_number, so the service "
-    "calls checkVat, whose answer has no requestIdentifier (WSDL), and keeps 'VIES checkVat <date>' "
-    "instead of a consultation number (CONTRACT §6: the consultation number is kept with the account "
-    "and shown on the invoice). Passes once the seller's SELLER_EU_VAT_NUMBER is sent (checkVatApprox)."))
 def test_the_consultation_number_vies_returned_is_kept_and_shown(api, mnb, vies):
     vies.answer(VAT_NUMBER, valid=True)
     create_kraft(api, mnb)
     api.run("2026-03-02")
     pay_proforma(api, "2026-03-10T09:00:00+01:00")
     api.run("2026-03-10")
-    # the check names the requester (the seller, SELLER_EU_VAT_NUMBER default HU12345676) ...
+    # the check names the requester (the seller, SELLER_EU_VAT_NUMBER default HU23456787) ...
     assert [(r.operation, r.params.get("requesterCountryCode"), r.params.get("requesterVatNumber"))
-            for r in vies.calls()] == [("checkVatApprox", "HU", "12345676")]
+            for r in vies.calls()] == [("checkVatApprox", "HU", "23456787")]
     # ... and the consultation number VIES answered is the account's and the invoice's reference
     [consultation] = vies.identifiers
     assert api.state("kraft")["vat"]["vies_reference"] == consultation
@@ -95,7 +90,8 @@ def test_invalid_number_pays_hungarian_vat(api, mnb, vies):
     vies.answer(VAT_NUMBER, valid=False)
     create_kraft(api, mnb)
     assert vies_questions(vies) == [CHECK_KRAFT]
-    assert api.state("kraft")["vat"] == {"treatment": "domestic", "pending": False, "vies_reference": None}
+    assert api.state("kraft")["vat"] == {"treatment": "domestic", "pending": False, "vies_reference": None,
+                                         "effective_from": "2026-03-02", "earlier": []}
 
     api.run("2026-03-02")
     proforma = api.only("kraft", "proforma")
@@ -123,7 +119,8 @@ def test_vies_down_at_creation_is_hungarian_vat_until_a_run_gets_an_answer(api, 
     vies.down(how)
     create_kraft(api, mnb)
     vat = api.state("kraft")["vat"]
-    assert vat == {"treatment": "domestic", "pending": True, "vies_reference": None}  # no guess
+    assert vat == {"treatment": "domestic", "pending": True, "vies_reference": None,  # no guess
+                   "effective_from": "2026-03-02", "earlier": []}
 
     api.run("2026-03-02")  # still down: asked again, still pending
     assert api.state("kraft")["vat"]["pending"] is True

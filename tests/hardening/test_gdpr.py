@@ -100,3 +100,28 @@ def test_erasure_needs_the_crm_or_admin_scope(api, monkeypatch):
         got = api.client.delete("/v1/accounts/acme/personal-data", headers=headers)
         assert got.status_code == status, (key, got.text)
     assert api.state("acme")["name"] == "acme Kft."
+
+
+def test_erasure_also_erases_the_buyer_data_of_account_updated_events(api):
+    from schemas.api import AccountUpdatedData
+
+    api.plan(price="9990")
+    api.account("acme", at="2026-03-02T10:00:00+01:00", trial_days=0)
+    api.event("account.updated", "acme", "2026-03-03T10:00:00+01:00", name="Acme Zrt.", email="kovacs.anna@acme.example",
+              address={"postal_code": "6720", "city": "Szeged", "street": "Kárász utca 1."}, locale="en")
+    api.event("account.updated", "acme", "2026-03-04T10:00:00+01:00", email="anna.kovacs@acme.example")
+    api.event("account.updated", "acme", "2026-03-05T10:00:00+01:00", tax_number="34567898-2-13")
+    api.event("account.terminated", "acme", "2026-03-06T10:00:00+01:00", by="customer")
+    api.run("2026-03-06")
+    assert api.client.delete("/v1/accounts/acme/personal-data", headers=api.headers).status_code == 200
+    with api.client.app.state.factory() as session:
+        updates = [e.data for e in session.scalars(select(m.Event).where(m.Event.type == "account.updated")
+                                                   .order_by(m.Event.seq))]
+    text = str(updates)
+    for personal in ("Acme Zrt.", "kovacs.anna", "anna.kovacs", "Szeged", "Kárász", "34567898"):
+        assert personal not in text, personal
+    assert updates == [{"name": "erased", "address": {"postal_code": "", "city": "", "street": ""}, "locale": "en"},
+                       {"name": "erased"}, {"tax_number": None}]
+    for data in updates:  # still valid events: a replay recreates the erased account
+        AccountUpdatedData.model_validate(data)
+    assert api.state("acme")["buyer"]["name"] == "erased"

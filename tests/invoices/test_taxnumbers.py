@@ -1,6 +1,7 @@
 import pytest
 
 from invoices.taxnumbers import (
+    BANK_ACCOUNT,
     DOCUMENT_NUMBER,
     EU_VAT_NUMBER,
     HU_TAX_NUMBER,
@@ -67,7 +68,36 @@ def test_document_numbers():
         DOCUMENT_NUMBER.format("invoice", 2026, 1_000_000)
 
 
-@pytest.mark.parametrize("face", [HU_TAX_NUMBER, EU_VAT_NUMBER, DOCUMENT_NUMBER])
+def test_bank_accounts_iban_and_hungarian():
+    # IBAN mod 97 (stdnum.iban) and, for a Hungarian one, the account number's own check digits:
+    # 11773016: 9·1+7·1+3·7+7+9·3+7·0+3·1+6 = 80; 1111101800000000: 9+7+3+1+9+0+3+8 = 40
+    assert BANK_ACCOUNT.validate("HU42 1177 3016 1111 1018 0000 0000") == "HU42117730161111101800000000"
+    assert BANK_ACCOUNT.is_valid("11773016-11111018-00000000") and BANK_ACCOUNT.is_valid("11773016-11111018")
+    assert BANK_ACCOUNT.is_valid("DE89370400440532013000")
+    for bad in ["HU43117730161111101800000000",  # IBAN check digits
+                "11700024-20000000-00000000",  # 9+7+21+0+0+0+6+4 = 47
+                "HU34117000242000000000000000",  # a valid IBAN around that wrong account number
+                "11773016-1111101", "DE88370400440532013000"]:
+        assert not BANK_ACCOUNT.is_valid(bad), bad
+
+
+def test_the_sellers_configuration_is_checked(monkeypatch):
+    from billing.config import check_seller, seller, seller_problems
+
+    for name in ("SELLER_TAX_NUMBER", "SELLER_EU_VAT_NUMBER", "SELLER_BANK_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = seller()
+    assert (defaults.tax_number, defaults.eu_vat_number) == ("23456787-2-42", "HU23456787")
+    assert HU_TAX_NUMBER.is_valid(defaults.tax_number) and BANK_ACCOUNT.is_valid(defaults.bank_account)
+    assert seller_problems() == []  # only what the environment sets is checked; the defaults pass
+    monkeypatch.setenv("SELLER_TAX_NUMBER", "12345678-2-42")
+    monkeypatch.setenv("SELLER_BANK_ACCOUNT", "HU42117730161111101800000000, HU43117730161111101800000000")
+    assert [p["field"] for p in seller_problems()] == ["SELLER_TAX_NUMBER", "SELLER_BANK_ACCOUNT"]
+    with pytest.raises(ValueError, match="SELLER_TAX_NUMBER"):
+        check_seller()
+
+
+@pytest.mark.parametrize("face", [HU_TAX_NUMBER, EU_VAT_NUMBER, DOCUMENT_NUMBER, BANK_ACCOUNT])
 @pytest.mark.parametrize("junk", ["", " ", "-", "\x00", "١٢٣٤٥٦٧٦٢٤٢", "x" * 500, None, 12345676242, b"HU12345676"])
 def test_robustness_every_face_rejects_junk_with_its_own_error(face, junk):
     # Like stdnum's test_robustness: nothing but InvalidTaxNumber ever comes out of validate.

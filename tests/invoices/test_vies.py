@@ -109,3 +109,17 @@ def test_url_from_environment(monkeypatch):
     assert ViesClient(transport=CannedTransport(refuse)).url == "http://localhost:9/vies"
     monkeypatch.delenv("VIES_URL")
     assert ViesClient(transport=CannedTransport(refuse)).url.startswith("https://ec.europa.eu/")
+
+
+def test_the_default_address_is_the_wsdls_service_over_https():
+    # VIES_URL unset: the EU's public endpoint, as the WSDL's soap:address names it, over TLS (the
+    # WSDL still says http://; ec.europa.eu redirects that, and a redirected POST would be lost).
+    import re
+    from urllib.parse import urlsplit
+
+    from invoices.vies import OFFICIAL_URL
+    from invoices.wsdl import VIES_WSDL
+
+    [location] = re.findall(r'soap:address location="([^"]+)"', VIES_WSDL.read_text())
+    official, declared = urlsplit(OFFICIAL_URL), urlsplit(location)
+    assert (official.scheme, official.netloc, official.path) == ("https", declared.netloc, declared.path)

@@ -195,8 +195,8 @@ def test_the_openapi_document_types_every_event(api):
     body = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     single, batch = body["anyOf"]
     mapping = single["discriminator"]["mapping"]
-    assert set(mapping) == {"account.created", "seat.activated", "seat.deactivated", "plan.changed",
-                            "payment.received", "account.terminated"}
+    assert set(mapping) == {"account.created", "account.updated", "seat.activated", "seat.deactivated",
+                            "plan.changed", "payment.received", "account.terminated"}
     components = document["components"]["schemas"]
     for ref in set(mapping.values()) | {batch["$ref"]}:
         assert ref.removeprefix("#/components/schemas/") in components, ref
