@@ -57,6 +57,24 @@ def round_unit_price(value: Fraction | Decimal, currency: str) -> Decimal:
     return _round_digits(Fraction(value), minor_units(currency) + 2)
 
 
+QUANTITY_DIGITS = 4
+
+
+def round_quantity(value: Fraction | Decimal | int) -> Decimal:
+    """A quantity of seat-days a line states when a payment covers only part of a proforma
+    line: four decimals, half-up (NAV's quantity takes ten). Not money: amounts stay exact."""
+    rounded = _round_digits(Fraction(value), QUANTITY_DIGITS)
+    whole = rounded.to_integral_value()
+    # 32, not 32.0000: a whole number of seat-days reads as one (and normalize() would give 1E+2)
+    return whole if rounded == whole else rounded.normalize()
+
+
+def unit_price_huf(unit_price: Decimal, rate: Decimal) -> Decimal:
+    """A unit price in HUF at the document's exchange rate, as NAV's unitPriceHUF takes it
+    (at most ten decimals, half-up): unit price × rate, exact for our four-decimal prices."""
+    return _round_digits(Fraction(Decimal(unit_price)) * Fraction(Decimal(rate)), 10)
+
+
 # A product of two decimals is a decimal: exact with enough digits, and Inexact traps if not.
 _EXACT = Context(prec=60, traps=[Inexact, InvalidOperation])
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
-DocumentKind = Literal["proforma", "invoice", "credit_note"]
+DocumentKind = Literal["proforma", "invoice", "credit_note", "correction"]
 VatKind = Literal["domestic", "reverse_charge", "out_of_scope"]
 PaymentMethod = Literal["card", "bank_transfer"]
 
@@ -48,14 +48,17 @@ class VatTreatment:
 @dataclass(frozen=True, slots=True)
 class DocumentLine:
     description: str
-    quantity: Decimal  # seat-days, or 1 for a lump sum
+    quantity: Decimal  # seat-days (four decimals at most), or 1 for a lump sum
     unit: str  # "seat-day" or "piece"
+    # One seat for one day (monthly net price after discount / days in that month), two more
+    # decimals than the currency; quantity × unit price may differ from `net` by the rounding.
     unit_price_net: Decimal  # in document currency
     net: Decimal
     vat: Decimal
     gross: Decimal
     period_start: date | None = None
     period_end: date | None = None
+    advance: bool = False  # money received beyond what proformas asked for (Áfa tv. 59. §)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,10 @@ class Document:
     references: tuple[str, ...] = ()
     modification_index: int | None = None
     notes: tuple[str, ...] = ()
+    # A correction: each corrected buyer field as (field, as the invoice's chain stated it, corrected),
+    # e.g. ("name", "Acme Kft.", "Acme Zrt."); and, for a correction or a goodwill credit note, why.
+    corrected: tuple[tuple[str, str, str], ...] = ()
+    reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(self)
@@ -131,6 +138,8 @@ class Document:
             references=tuple(data.get("references", ())),
             modification_index=data.get("modification_index"),
             notes=tuple(data.get("notes", ())),
+            corrected=tuple(tuple(item) for item in data.get("corrected", ())),  # type: ignore[misc]
+            reason=data.get("reason"),
         )
 
 
@@ -162,6 +171,7 @@ class Statement:
     closing_balance: Decimal
     locale: str = "hu"
     explain: tuple[dict, ...] = field(default_factory=tuple)
+    credits: Decimal = Decimal(0)  # goodwill credits to the balance (positive)
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(self)
@@ -234,6 +244,7 @@ def _line_from_json(data: dict[str, Any]) -> DocumentLine:
         gross=Decimal(data["gross"]),
         period_start=_date_or_none(data.get("period_start")),
         period_end=_date_or_none(data.get("period_end")),
+        advance=bool(data.get("advance", False)),
     )
 
 

@@ -30,6 +30,7 @@ DEFAULT_URL = "http://www.mnb.hu/arfolyamok.asmx"
 _BINDING = "{http://tempuri.org/}CustomBinding_MNBArfolyamServiceSoap"
 # Longest run of non-publishing days is a long holiday with its weekends (Christmas: 4–5 days).
 LOOKBACK_DAYS = 10
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 3.0, 20.0
 _BUDAPEST = ZoneInfo("Europe/Budapest")
 
 
@@ -64,7 +65,9 @@ class MnbClient:
         today: Callable[[], date] = _budapest_today,
     ):
         self.url = url or os.environ.get("MNB_URL") or DEFAULT_URL
-        transport = transport or Transport(timeout=10, operation_timeout=20)
+        # (connect, read) seconds: MNB not answering at all (no route, a dropped SYN) is known in
+        # 3 s, so the invoice waits at once instead of holding the cycle; a slow answer gets 20 s.
+        transport = transport or Transport(timeout=10, operation_timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
         # The WSDL carries wsaw:Action, so zeep adds the WS-Addressing headers the WCF service wants.
         client = zeep.Client(wsdl=str(MNB_WSDL), transport=transport)
         self._service = client.create_service(_BINDING, self.url)

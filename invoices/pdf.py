@@ -27,19 +27,40 @@ __all__ = ["render_document_pdf", "render_statement_pdf", "vat_summary"]
 
 def render_document_pdf(doc: Document, locale: str | None = None) -> bytes:
     loc = normalize_locale(locale, fallback=normalize_locale(doc.locale))
-    story: list = [para(label(loc, doc.kind), "title")]
+    title = label(loc, "correction_title" if doc.kind == "correction" else doc.kind)
+    story: list = [para(title, "title")]
     if doc.kind == "proforma":
         story.append(para(label(loc, "proforma_note"), "notice"))
     story += [_meta_table(doc, loc), Spacer(1, 4 * mm), _parties(doc, loc), Spacer(1, 4 * mm)]
+    if doc.kind == "correction":
+        story += _correction(doc, loc)
+        return build(story, title=f"{title} {doc.number}", footer=doc.number)
     story += [_lines_table(doc, loc), para(label(loc, "vat_summary"), "section"), _summary_table(doc, loc)]
     story += [Spacer(1, 3 * mm), _totals(doc, loc)]
     if doc.vat_treatment.legal_text:
         story.append(para(_vat_wording(doc, loc), "notice"))
-    if doc.currency != "HUF":
+    if doc.currency != "HUF" and doc.exchange_rate:  # 0: a proforma issued while MNB had no rate
         story += [para(label(loc, "in_huf"), "section"), _huf_block(doc, loc)]
+    if doc.reason:
+        story += [para(label(loc, "modification_reason"), "section"), para(doc.reason)]
     if doc.notes:
         story += [para(label(loc, "notes"), "section")] + [para(note) for note in doc.notes]
-    return build(story, title=f"{label(loc, doc.kind)} {doc.number}", footer=doc.number)
+    return build(story, title=f"{title} {doc.number}", footer=doc.number)
+
+
+def _correction(doc: Document, loc: str) -> list:
+    """What a correction states (Áfa tv. 170. §): the data corrected, as issued and as it should
+    be, why, and that no amount changes."""
+    rows = [[para(label(loc, k), "head") for k in ("corrected_field", "as_issued", "corrected_value")]]
+    rows += [[para(label(loc, f"field_{field}"), "cell"), para(was or "—", "cell"), para(now or "—", "cell")]
+             for field, was, now in doc.corrected]
+    story = [para(label(loc, "corrected_data"), "section"), grid(rows, [120, 190, 190])]
+    if doc.reason:
+        story += [para(label(loc, "modification_reason"), "section"), para(doc.reason)]
+    story.append(para(label(loc, "no_amount_change"), "notice"))
+    if doc.notes:
+        story += [para(label(loc, "notes"), "section")] + [para(note) for note in doc.notes]
+    return story
 
 
 def vat_summary(doc: Document) -> list[tuple[Decimal, Decimal, Decimal, Decimal]]:
@@ -66,7 +87,7 @@ def _meta_table(doc: Document, loc: str):
     if doc.payment_method:
         rows.append((label(loc, "payment_method"), label(loc, doc.payment_method)))
     rows.append((label(loc, "currency"), doc.currency))
-    if doc.kind == "credit_note":
+    if doc.kind in ("credit_note", "correction"):
         rows.append((label(loc, "modifies"), ", ".join(doc.references)))
         if doc.modification_index is not None:
             rows.append((label(loc, "modification_index"), str(doc.modification_index)))
@@ -97,6 +118,8 @@ def _line_row(doc: Document, line: DocumentLine, loc: str) -> list:
     description = line.description
     if line.period_start and line.period_end:
         description += "\n" + _period(line.period_start, line.period_end, loc)
+    if line.advance:  # money beyond what proformas asked for (Áfa tv. 59. §): no period, an advance
+        description += "\n" + label(loc, "advance_line")
     right = [
         fmt_quantity(line.quantity, loc),
         label(loc, line.unit),

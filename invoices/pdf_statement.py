@@ -35,6 +35,7 @@ def _summary(st: Statement, loc: str):
         ("payments", st.payments),
         ("charges", st.charges),
         ("refunds", st.refunds),
+        *((("credits", st.credits),) if st.credits else ()),
         ("closing_balance", st.closing_balance),
     ]
     cells = [[para(label(loc, k), "head"), para(fmt_money(v, st.currency, loc), "head_right")] for k, v in rows]

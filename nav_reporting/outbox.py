@@ -32,7 +32,7 @@ def enqueue(session: Session, doc: Document) -> None:
     """Render, validate and queue `doc`; flushes so the unique number is checked at once."""
     line_count_before = 1
     operation, base = "CREATE", None
-    if doc.kind == "credit_note":
+    if doc.kind in ("credit_note", "correction"):  # a modifying document: MODIFY of its base invoice
         operation, base = "MODIFY", doc.references[0] if doc.references else None
         line_count_before = _chain_line_count(session, doc)
     xml = build_invoice_data(doc, original_line_count=line_count_before)
@@ -49,7 +49,7 @@ def _chain_line_count(session: Session, doc: Document) -> int:
     """Lines already in the chain: the base invoice's plus those of earlier modifications, since
     NAV numbers a modification's lines (lineNumberReference) after all of them."""
     if not doc.references or doc.modification_index is None:
-        raise OutboxError(f"{doc.number}: a credit note needs references[0] and modification_index")
+        raise OutboxError(f"{doc.number}: a modifying document needs references[0] and modification_index")
     base = session.scalar(select(NavOutbox).where(NavOutbox.document_number == doc.references[0]))
     if base is None:
         raise OutboxError(f"{doc.number}: base invoice {doc.references[0]} is not in the NAV outbox")

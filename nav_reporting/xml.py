@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from billing.money import unit_price_huf
 from invoices.documents import Document, DocumentLine, Party
 from nav_reporting.schemas import validate
 
@@ -18,7 +19,9 @@ _CENT = Decimal("0.01")
 _DESCRIPTION_MAX = 512
 _REASON_MAX = 200
 _PAYMENT_METHODS = {"card": "CARD", "bank_transfer": "TRANSFER"}
-_UNITS = {"seat-day": ("OWN", "seat-day"), "piece": ("PIECE", None)}
+# A seat-day is no unit of NAV's list (DAY is a day, not a person-day): OWN, named as Hungarian
+# invoices name it, "fő-nap".
+_UNITS = {"seat-day": ("OWN", "fő-nap"), "piece": ("PIECE", None)}
 _DEFAULT_REASONS = {
     "EUFAD37": "Reverse charge, VAT Act 37(1) / Fordított adózás",
     "HO": "Service outside the EU / Harmadik országban teljesített szolgáltatás",
@@ -79,7 +82,7 @@ def build_invoice_data(doc: Document, *, original_line_count: int = 1) -> bytes:
         out.append("<invoiceLines><mergedItemIndicator>false</mergedItemIndicator>")
         for number, (line, line_huf) in enumerate(zip(doc.lines, huf), start=1):
             reference = original_line_count + number if doc.kind == "credit_note" else None
-            _line(out, number, line, line_huf, reference, vat_rate, money)
+            _line(out, number, line, line_huf, reference, vat_rate, money, _line_rate(doc))
         out.append("</invoiceLines>")
     _summary(out, doc, huf, vat_rate, money)
     out.append("</invoice></invoiceMain></InvoiceData>")
@@ -242,6 +245,7 @@ def _line(
     reference: int | None,
     vat_rate: str,
     money: _MoneyTexts,
+    rate: Decimal | None = None,
 ) -> None:
     out.append(f"<line><lineNumber>{number}</lineNumber>")
     if reference is not None:
@@ -250,6 +254,10 @@ def _line(
             f"<lineModificationReference><lineNumberReference>{reference}</lineNumberReference>"
             "<lineOperation>CREATE</lineOperation></lineModificationReference>"
         )
+    if line.advance:
+        # Money beyond what proformas asked for (Áfa tv. 59. §): an advance for the seat licences,
+        # a service (lineNatureIndicator below), reported as 1 piece as NAV's own advance sample does.
+        out.append("<advanceData><advanceIndicator>true</advanceIndicator></advanceData>")
     unit, own = _UNITS.get(line.unit, ("OWN", line.unit))
     out.append(
         "<lineExpressionIndicator>true</lineExpressionIndicator><lineNatureIndicator>SERVICE</lineNatureIndicator>"
@@ -258,8 +266,12 @@ def _line(
     )
     if own:
         out.append(f"<unitOfMeasureOwn>{_x(own)}</unitOfMeasureOwn>")
+    out.append(f"<unitPrice>{_plain(line.unit_price_net)}</unitPrice>")
+    if rate is not None:
+        # unitPrice × exchangeRate (NAV warns INCORRECT_LINE_CALCULATION_LINE_UNIT_PRICE_HUF otherwise)
+        out.append(f"<unitPriceHUF>{_plain(unit_price_huf(line.unit_price_net, rate))}</unitPriceHUF>")
     out.append(
-        f"<unitPrice>{_plain(line.unit_price_net)}</unitPrice><lineAmountsNormal><lineNetAmountData>"
+        "<lineAmountsNormal><lineNetAmountData>"
         f"<lineNetAmount>{money[line.net]}</lineNetAmount><lineNetAmountHUF>{money[huf[0]]}</lineNetAmountHUF>"
         f"</lineNetAmountData><lineVatRate>{vat_rate}</lineVatRate><lineVatData>"
         f"<lineVatAmount>{money[line.vat]}</lineVatAmount><lineVatAmountHUF>{money[huf[1]]}</lineVatAmountHUF>"
@@ -268,6 +280,11 @@ def _line(
         f"<lineGrossAmountNormalHUF>{money[huf[2]]}</lineGrossAmountNormalHUF>"
         "</lineGrossAmountData></lineAmountsNormal></line>"
     )
+
+
+def _line_rate(doc: Document) -> Decimal | None:
+    """The rate a foreign-currency line's unitPriceHUF is taken at; None on a HUF document."""
+    return None if doc.currency == "HUF" else doc.exchange_rate
 
 
 def _vat_rate(doc: Document) -> str:

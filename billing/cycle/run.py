@@ -28,7 +28,7 @@ from billing.cycle import prepare
 from billing.cycle import write as writes
 from billing.accounts import Answer, ask_vies_ahead
 from billing.cycle.context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
-from billing.cycle.updates import advance_account
+from billing.cycle.rates import advance_account, fetch_rates_ahead, issue_waiting, seed_rates
 from billing.db import jsoncodec
 from billing.db.base import utcnow
 from billing.db import models as m
@@ -106,6 +106,7 @@ def worker_count(factory: sessionmaker, chunks: int) -> int:
 def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable], Iterable] | None = None) -> dict:
     started_at, started = utcnow(), time.perf_counter()
     prices = _price_book(factory)  # plans change rarely; one read per run, not per account
+    issue_waiting(factory, until, prices)  # first: invoices that waited for their MNB rate (rates.py)
     chunks = due_chunks(factory, until, chunk_size())
     head = list(itertools.islice(chunks, PARALLEL_MIN_CHUNKS))
     chunks = itertools.chain(head, chunks)
@@ -198,9 +199,11 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
     started = time.perf_counter()
     prices = prices or _price_book(factory)
     answers = ask_vies_ahead(factory, account_ids, until)  # before the lock: VIES may take seconds
+    rates = fetch_rates_ahead(factory, account_ids, until)  # and MNB too (billing/cycle/rates.py)
     prepared = prepare.prepare(factory, account_ids, until, prices)
     with write_turn or contextlib.nullcontext(), factory.begin() as session:
         without_parallel_plans(session)
+        seed_rates(session, rates)
         # FOR UPDATE on the account rows, always in id order: two cycle runs (or API processes)
         # started at once serialise per account without deadlocking, so no day is charged twice;
         # on SQLite the BEGIN IMMEDIATE lock does the same.
@@ -267,6 +270,8 @@ def _process_locked(session: Session, ctx: DbContext, locked: list[tuple[str, pr
         history = build_history(session, account, snapshot.state, events)
         # VIES's answer (asked before the lock) and account.updated take effect from their day
         new = advance_account(session, ctx, account, snapshot.state, events, until, history, answers)
+        if new is None:  # it terminates while an invoice of it waits for its MNB rate: next run (rates.py)
+            continue
         saved.append((account.id, new, snapshot.stored, jsoncodec.dumps(new.to_json())))
         applied += snapshot.seqs
     return saved, applied

@@ -5,7 +5,7 @@ already made, under '<column>__json', so the serialising can happen before the w
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,8 @@ from billing.db import models as m
 from billing.db.base import utcnow
 from billing.domain import records as r
 from billing.domain.state import AccountState
-from billing.cycle.issuing import compose, exchange_rate
+from billing.cycle import waiting
+from billing.cycle.issuing import compose, document_rate, remember_rate
 from invoices.documents import Document, text_hash
 
 log = logging.getLogger("billing.cycle")
@@ -39,7 +40,9 @@ def save_states(session: Session, states: list[tuple[str, AccountState, bool, st
 def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) -> list[Document]:
     for posting in outcome.postings:
         add_posting(session, posting)
-    issued = [issue_document(session, account, draft) for draft in outcome.documents]
+    # An invoice whose MNB rate is not known yet waits, unnumbered, instead (billing/cycle/waiting.py)
+    issued = [issue_document(session, account, draft) for draft in outcome.documents
+              if not waiting.park_if_waiting(session, draft)]
     for allocation in outcome.allocations:
         session.add(m.AllocationRow(payment_event_id=allocation.payment_event_id,
                                     proforma_number=allocation.proforma_number,
@@ -89,15 +92,27 @@ def _write_postings(session: Session, postings: list[tuple[dict, list[dict]]]) -
 
 
 def issue_document(session: Session, account: m.Account, draft: r.DocumentDraft) -> Document:
-    rate = exchange_rate(session, draft.currency, draft.fulfilment_date)
-    doc = compose(draft, billing_config.seller(), buyer_of(account), vat_on(account, draft.fulfilment_date), rate,
-                  account.locale)
+    rate = document_rate(session, draft)  # never a guess: an invoice without its rate never gets here
+    doc = compose(draft, billing_config.seller(), buyer_of(account), vat_on(account, _vat_day(session, draft)),
+                  rate, account.locale)
+    remember_rate(session, doc.number, rate)  # its credit note in this transaction converts at it
     for table, row in document_rows(doc, draft, utcnow()):
         add_row(session, table, row)
     if doc.kind in ("invoice", "credit_note"):
         _book_vat(session, doc)
         _queue_for_nav(session, doc)
     return doc
+
+
+def _vat_day(session: Session, draft: r.DocumentDraft) -> date:
+    """The day whose VAT decision a document carries: its fulfilment day, but a credit note reduces
+    the supply of its invoice and keeps that invoice's treatment (a buyer confirmed in VIES in
+    between does not turn a 27 % invoice's refund into a reverse charge)."""
+    if draft.kind == "credit_note" and draft.references:
+        base = session.get(m.DocumentRow, draft.references[0])
+        if base is not None and base.body.get("fulfilment_date"):
+            return date.fromisoformat(base.body["fulfilment_date"])
+    return draft.fulfilment_date
 
 
 def document_rows(doc: Document, draft: r.DocumentDraft, now: datetime) -> list[tuple[Any, dict]]:

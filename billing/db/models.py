@@ -218,6 +218,25 @@ class CycleRun(Base):
     duration_ms: Mapped[int | None] = mapped_column(Integer)  # a run is recorded when it has finished
 
 
+class WaitingInvoice(Base):
+    """An invoice that waits for MNB's exchange rate of its fulfilment day (CONTRACT §6): the
+    engine's draft, unnumbered, as JSON (billing/cycle/waiting.py). Written in the cycle
+    transaction that credits its payment, deleted in the one that issues it; the payment event is
+    the key, so a payment never waits, nor is invoiced, twice. A work queue, like pending_events:
+    `last_error` and `last_attempt_at` say why it still waits."""
+    __tablename__ = "waiting_invoices"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)  # the payment.received event
+    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    payment_day: Mapped[date] = mapped_column(Date)  # the fulfilment day: its rate is the one needed
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money)  # gross, as received
+    draft: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 
 class AuditEntry(Base):
     """One transaction that changed something on behalf of a key (or Stripe, or a portal visitor),

@@ -5,7 +5,7 @@ transaction; the preview calls the very same function and stores nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -15,12 +15,13 @@ from typing import Protocol
 from billing.domain.records import (CHARGING_STATES, Allocation, CycleConfig, DocumentDraft,
                                     DraftLine, Event, History, Outcome, Posting, PriceTerms, Profile,
                                     RefundOrder, RefundPart, Rejection, StateChange)
-from billing.domain.state import AccountState, InvoiceState, PaymentState, ProformaState
-from billing.money import round_money
+from billing.domain.adjustments import ADJUSTMENTS, apply_adjustment
+from billing.domain.state import AccountState, CoveredLine, InvoiceState, PaymentState, ProformaState
+from billing.money import quantum, round_money, round_quantity
 from invoices.documents import VatTreatment
 from invoices.vat import monthly_price
 from proration.days import (cumulative_entry, daily_charge, month_end, month_key, month_spans,
-                            next_month_end, span_charge, termination_refund)
+                            month_start, next_month_end, span_charge, termination_refund)
 
 
 class Context(Protocol):
@@ -53,8 +54,11 @@ class _Run:
     changes: list[StateChange] = field(default_factory=list)
     refunds: list[RefundOrder] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-    # (payment event id, amount) of today's payments not yet allocated to a proforma
+    # [payment event id, amount, index of its invoice in `documents`, its lines so far] of today's
+    # payments not yet allocated to a proforma
     unallocated_today: list[list] = field(default_factory=list)
+    # (L, D) of a late termination's month (§5), set by _correct_late (see _stop_month)
+    stop_month: tuple[Fraction, Fraction] | None = None
 
     @property
     def currency(self) -> str:
@@ -119,6 +123,11 @@ def advance(state: AccountState, profile: Profile, events: list[Event], until: d
 
 
 def _process_day(run: _Run, day: date, events: list[Event]) -> None:
+    adjustments = [e for e in events if e.type in ADJUSTMENTS]
+    if adjustments:  # finance's, made after the day was processed: after its charges (adjustments.py)
+        _process_day(run, day, [e for e in events if e.type not in ADJUSTMENTS])
+        _apply_events(run, day, adjustments, set())
+        return
     st = run.state
     if st.month != month_key(day):
         st.month, st.month_exact, st.month_list_exact, st.month_posted = month_key(day), Fraction(0), Fraction(0), Decimal(0)
@@ -153,6 +162,9 @@ def _apply_events(run: _Run, day: date, events: list[Event], activated_today: se
     terminate = None
     for event in events:
         if event.type == "account.created":
+            continue
+        if event.type in ADJUSTMENTS:  # a correction is due on a closed account too (adjustments.py)
+            apply_adjustment(run, day, event)
             continue
         if st.status in ("terminated", "expired"):
             run.rejections.append(Rejection(event.id, day, f"account is {st.status}"))
@@ -232,22 +244,18 @@ def _credit_payment(run: _Run, day: date, event: Event) -> None:
     for proforma in sorted(st.open_proformas(), key=lambda p: (p.issue_date, p.number)):
         if remaining <= 0:
             break
-        share = _allocate(run, day, event.id, remaining, proforma)
+        share, paid = _pay(run, day, event.id, remaining, proforma)
         remaining -= share
-        lines.append(DraftLine(f"Seat licences, prepayment per proforma {proforma.number}",
-                               Decimal(1), "piece", share, proforma.period_start, proforma.period_end,
-                               details={"proforma": proforma.number}))
-    if remaining > 0:
-        lines.append(DraftLine("Seat licences, prepayment to the account balance", Decimal(1), "piece",
-                               remaining))
-        run.unallocated_today.append([event.id, remaining])
+        lines += paid
     number = run.ctx.allocate_number("invoice", day)
-    run.documents.append(DocumentDraft(
+    run.documents.append(_with_lines(DocumentDraft(
         number=number, kind="invoice", account_id=run.profile.account_id, issue_date=day, due_date=day,
-        fulfilment_date=day, currency=run.currency, gross=amount, lines=tuple(lines),
-        payment_method=method, period_start=min((l.period_start for l in lines if l.period_start), default=None),
-        period_end=max((l.period_end for l in lines if l.period_end), default=None), event_id=event.id,
-        details={"reference": event.data.get("reference"), "external_id": event.data.get("external_id")}))
+        fulfilment_date=day, currency=run.currency, gross=amount, lines=(), payment_method=method,
+        event_id=event.id,
+        details={"reference": event.data.get("reference"), "external_id": event.data.get("external_id")}),
+        lines, remaining))
+    if remaining > 0:  # a proforma issued later today takes it (_allocate_today), else it stays an advance
+        run.unallocated_today.append([event.id, remaining, len(run.documents) - 1, lines])
     st.invoices.append(InvoiceState(number, amount))
     if st.status == "awaiting_payment":
         run.set_status(day, "active")
@@ -304,9 +312,12 @@ def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today
     if amount == 0:
         return
     lines = _proforma_lines(run, spans, exact_parts, projected, seats, balance_before_today, open_amount, terms)
+    asked = _asked_lines(run, lines, projected - amount)
+    assert sum((line.gross for line in asked), Decimal(0)) == amount, (asked, amount)
     number = run.ctx.allocate_number("proforma", day)
     due = day + timedelta(days=config.payment_terms_days)
-    st.proformas.append(ProformaState(number, day, due, amount, first=first, period_start=day, period_end=last))
+    st.proformas.append(ProformaState(number, day, due, amount, first=first, period_start=day, period_end=last,
+                                      lines=asked))
     run.documents.append(DocumentDraft(
         number=number, kind="proforma", account_id=run.profile.account_id, issue_date=day, due_date=due,
         fulfilment_date=day, currency=run.currency, gross=amount, lines=tuple(lines),
@@ -318,9 +329,25 @@ def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today
 
 
 def _allocate_today(run: _Run, day: date, proforma: ProformaState) -> None:
-    """Today's payments that were left over after the older proformas pay the one issued today."""
+    """Today's payments that were left over after the older proformas pay the one issued today;
+    each one's invoice (drafted when it was credited) then states the lines it pays."""
     for item in run.unallocated_today:
-        item[1] -= _allocate(run, day, item[0], item[1], proforma)
+        event_id, available, index, lines = item
+        share, paid = _pay(run, day, event_id, available, proforma)
+        if share > 0:
+            item[1], item[3] = available - share, lines + paid
+            run.documents[index] = _with_lines(run.documents[index], item[3], item[1])
+
+
+def _pay(run: _Run, day: date, event_id: str, available: Decimal,
+         proforma: ProformaState) -> tuple[Decimal, list[DraftLine]]:
+    """Allocate a payment to a proforma: the share and the invoice lines it pays (§4)."""
+    paid_before = proforma.paid
+    share = _allocate(run, day, event_id, available, proforma)
+    lines = _paid_lines(proforma, paid_before, share) if share > 0 else []
+    if proforma.unpaid <= 0:
+        proforma.lines = ()  # paid: nothing more is invoiced from it, so the state keeps no lines
+    return share, lines
 
 
 def _allocate(run: _Run, day: date, event_id: str, available: Decimal, proforma: ProformaState) -> Decimal:
@@ -343,15 +370,101 @@ def _proforma_lines(run: _Run, spans, exact_parts, projected: Decimal, seats: in
         gross = round_money(running, run.currency) - posted
         posted += gross
         days = (b - a).days + 1
+        # one seat for one day of that month: monthly price × (1 − discount) / days in the month
+        unit = part / (seats * days) if seats else None
         lines.append(DraftLine(f"Seat licences: {seats} seats × {days} days ({terms.plan})",
                                Decimal(seats * days), "seat-day", gross, a, b,
-                               details={"exact": str(part), "seats": seats, "days": days}))
+                               details={"exact": str(part), "seats": seats, "days": days}, unit_gross=unit))
     if balance != 0:
         lines.append(DraftLine("Prepaid balance" if balance > 0 else "Outstanding balance",
                                Decimal(1), "piece", -balance))
     if open_amount:
         lines.append(DraftLine("Already requested by open proformas", Decimal(1), "piece", -open_amount))
     return lines
+
+
+# How far a proforma's deduction (its prepaid balance and open proformas) and its first seat-day
+# line may differ by rounding alone: the balance and the line are each made of cumulatively
+# rounded amounts (a payment, the month's charges, the line), at most five roundings of half a
+# minor unit apart, so at most 2 minor units while the seats and the price stay the same.
+ROUNDING_SLACK_UNITS = 2
+
+
+def _asked_lines(run: _Run, lines: list[DraftLine], deduction: Decimal) -> tuple[CoveredLine, ...]:
+    """What a proforma asks for, line by line, adding up to its amount: its seat-day lines less the
+    `deduction` (= projected − amount: the prepaid balance and what open proformas ask), which pays
+    the earliest seat-days first. A debt beyond what open proformas ask is days already used, its
+    own line. A line the deduction leaves within the rounding slack of empty gives that money to
+    the next line, and a line left within it of whole keeps its whole quantity: the money stays
+    exact, quantity × unit price differs from it by the slack at most (NAV warns above 1 %)."""
+    slack = ROUNDING_SLACK_UNITS * quantum(run.currency)
+    asked = []
+    if deduction < 0:
+        asked.append(CoveredLine("Seat licences already used (outstanding balance)", None, None,
+                                 Decimal(1), -deduction, None))
+        deduction = Decimal(0)
+    seat_lines = [line for line in lines if line.unit_gross is not None and line.gross > 0]
+    carry = Decimal(0)
+    for position, line in enumerate(seat_lines):
+        taken = min(deduction, line.gross)
+        deduction -= taken
+        left, carry = line.gross - taken + carry, Decimal(0)
+        if left <= 0:
+            continue
+        if left <= slack and position < len(seat_lines) - 1:
+            carry = left
+            continue
+        whole = abs(left - line.gross) <= slack
+        quantity = line.quantity if whole else _part(line, left)
+        asked.append(CoveredLine(line.description, line.period_start, line.period_end, quantity, left,
+                                 line.unit_gross))
+    return tuple(asked)
+
+
+def _paid_lines(proforma: ProformaState, paid_before: Decimal, share: Decimal) -> list[DraftLine]:
+    """The lines of `proforma` a payment of `share` pays, the earlier payments (`paid_before`)
+    having paid its first lines (§4: the invoice states the covered lines of the proforma it
+    pays). A line paid in part states the seat-days of that part, rounded cumulatively along the
+    line so that its parts add up to its quantity."""
+    if not proforma.lines:  # a proforma issued before its lines were kept: a lump sum
+        return [DraftLine(f"Seat licences, per proforma {proforma.number}", Decimal(1), "piece", share,
+                          proforma.period_start, proforma.period_end, details={"proforma": proforma.number})]
+    paid = []
+    start, end, offset = paid_before, paid_before + share, Decimal(0)
+    for line in proforma.lines:
+        low, high = max(start, offset), min(end, offset + line.gross)
+        if high > low:
+            if line.unit_gross is None:
+                quantity, unit = Decimal(1), "piece"
+            else:
+                quantity, unit = _part(line, high - offset) - _part(line, low - offset), "seat-day"
+            paid.append(DraftLine(f"{line.description}, proforma {proforma.number}", quantity, unit, high - low,
+                                  line.period_start, line.period_end, details={"proforma": proforma.number},
+                                  unit_gross=line.unit_gross))
+        offset += line.gross
+    return paid
+
+
+def _part(line: CoveredLine | DraftLine, money: Decimal) -> Decimal:
+    """The seat-days of the first `money` of a line (its whole quantity for all of it)."""
+    if money == line.gross:
+        return line.quantity
+    return round_quantity(Fraction(line.quantity) * Fraction(money) / Fraction(line.gross))
+
+
+ADVANCE_TEXT = "Seat licences, advance payment to the account balance (előleg, Áfa tv. 59. §)"
+
+
+def _with_lines(invoice: DocumentDraft, lines: list[DraftLine], advance: Decimal) -> DocumentDraft:
+    """A payment's invoice: the proforma lines it pays and, for money beyond what the proformas
+    asked for, an advance (Áfa tv. 59. §), which covers no period. The covered period is that of
+    its seat-day lines."""
+    if advance > 0:
+        lines = [*lines, DraftLine(ADVANCE_TEXT, Decimal(1), "piece", advance, details={"advance": True},
+                                   advance=True)]
+    return replace(invoice, lines=tuple(lines),
+                   period_start=min((l.period_start for l in lines if l.period_start), default=None),
+                   period_end=max((l.period_end for l in lines if l.period_end), default=None))
 
 
 def _terminate(run: _Run, day: date, event: Event) -> None:
@@ -368,10 +481,14 @@ def _terminate(run: _Run, day: date, event: Event) -> None:
     for proforma in st.proformas:
         proforma.void = True
     balance_after_charges = st.balance
-    refund = termination_refund(st.balance, st.month_list_exact, st.month_exact, run.profile.terms == "ro",
+    # L and D of §5: the used days of the termination month, which for a late termination
+    # processed in a later month are not the month being processed now (_stop_month).
+    list_exact, discounted_exact = (st.month_list_exact, st.month_exact) if run.stop_month is None \
+        else run.stop_month
+    refund = termination_refund(st.balance, list_exact, discounted_exact, run.profile.terms == "ro",
                                 run.currency)
     run.post(day, "clawback", -refund.clawback, "revenue", event_id=event.id,
-             details={"list_exact": str(st.month_list_exact), "discounted_exact": str(st.month_exact),
+             details={"list_exact": str(list_exact), "discounted_exact": str(discounted_exact),
                       "rule": "Romanian terms §13: used days re-priced at the list price"})
     st.terminated_on = event.day
     run.set_status(day, "terminated")
@@ -381,7 +498,7 @@ def _terminate(run: _Run, day: date, event: Event) -> None:
             "balance_after_charges": str(balance_after_charges), "terms": run.profile.terms,
             "clawback": str(refund.clawback),
             "rule": "refund = max(0, balance − (R(L) − R(D)))" if run.profile.terms == "ro" else "refund = balance",
-            "list_exact": str(st.month_list_exact), "discounted_exact": str(st.month_exact)})
+            "list_exact": str(list_exact), "discounted_exact": str(discounted_exact)})
 
 
 def _order_refund(run: _Run, day: date, amount: Decimal, event: Event, details: dict) -> None:
@@ -487,6 +604,30 @@ def _correct_late(run: _Run, posting_day: date, late: list[Event], history: Hist
                           "events": [e.id for e in late]})
     st.active_users = sorted(_active_at_end(everything, st.through))
     st.plan = _plan_on(everything, st.through, history.initial_plan)
+    if cut_off is not None:
+        run.stop_month = _stop_month(run, everything, history, cut_off)
+
+
+def _stop_month(run: _Run, everything: list[Event], history: History, stop_day: date) -> tuple[Fraction, Fraction]:
+    """(L, D) of the Romanian clawback (§5) for a late termination: the exact list-price and
+    discounted charges of the used days of the TERMINATION month, conversion (or the 1st) … T.
+    While that month is still the one being charged, they are its running totals (just corrected
+    to end on T); once it has ended (the termination is processed in a later month) they are
+    re-derived day by day from the seat and plan events, as the cycle charged those days."""
+    st = run.state
+    if month_key(stop_day) == st.month:
+        return st.month_list_exact, st.month_exact
+    list_exact = discounted = Fraction(0)
+    day = max(month_start(stop_day), st.conversion_day)
+    while day <= stop_day:
+        seats = len(_billable(everything, day))
+        if seats:
+            terms = run.ctx.price(_plan_on(everything, day, history.initial_plan), day)
+            price, discount = _price_factors(terms, run.profile.vat)
+            discounted += daily_charge(seats, price, discount, day)   # seats × price × (1 − d) / days
+            list_exact += daily_charge(seats, price, Fraction(0), day)   # seats × price / days
+        day += timedelta(days=1)
+    return list_exact, discounted
 
 
 def _active_at_end(events: list[Event], day: date) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Literal
 
 from invoices.documents import VatTreatment
@@ -77,6 +78,11 @@ class Posting:
 
 @dataclass(frozen=True, slots=True)
 class DraftLine:
+    """One line of a document as the engine decides it: `quantity` of `unit` ("seat-day", or
+    "piece" for a lump sum), worth `gross` (VAT included, currency precision). `unit_gross` is
+    the exact price of one seat-day as charged (monthly price × (1 − discount) / days in that
+    month); the document's net unit price is derived from it (billing/cycle/issuing.py). An
+    `advance` is money received beyond what proformas asked for (Áfa tv. 59. §)."""
     description: str
     quantity: Decimal
     unit: str
@@ -84,6 +90,8 @@ class DraftLine:
     period_start: date | None = None
     period_end: date | None = None
     details: dict[str, Any] = field(hash=False, compare=False, default_factory=dict)
+    unit_gross: Fraction | None = None
+    advance: bool = False
 
 
 @dataclass(frozen=True, slots=True)

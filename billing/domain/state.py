@@ -9,6 +9,20 @@ from fractions import Fraction
 from typing import Any
 
 
+@dataclass(frozen=True, slots=True)
+class CoveredLine:
+    """One line of what a proforma asks for (its seat-day lines less the balance and the open
+    proformas it deducts): the invoice of a payment of that proforma states the part it pays.
+    `quantity` in seat-days (or 1 piece when `unit_gross` is None: an outstanding balance),
+    `gross` the money asked for it; `unit_gross` the exact price of one seat-day."""
+    description: str
+    period_start: date | None
+    period_end: date | None
+    quantity: Decimal
+    gross: Decimal
+    unit_gross: Fraction | None
+
+
 @dataclass
 class ProformaState:
     number: str
@@ -20,6 +34,8 @@ class ProformaState:
     void: bool = False
     period_start: date | None = None
     period_end: date | None = None
+    # What it asks for, line by line (adding up to `amount`); kept only while it is open.
+    lines: tuple[CoveredLine, ...] = ()
 
     @property
     def unpaid(self) -> Decimal:
@@ -92,10 +108,7 @@ class AccountState:
             "month_posted": str(self.month_posted), "charged_since_conversion": str(self.charged_since_conversion),
             "paid_ever": self.paid_ever, "terminated_on": _date_text(self.terminated_on),
             "expired_on": _date_text(self.expired_on),
-            "proformas": [{"number": p.number, "issue_date": p.issue_date.isoformat(),
-                           "due_date": p.due_date.isoformat(), "amount": str(p.amount), "paid": str(p.paid),
-                           "first": p.first, "void": p.void, "period_start": _date_text(p.period_start),
-                           "period_end": _date_text(p.period_end)} for p in self.proformas],
+            "proformas": [_proforma_json(p) for p in self.proformas],
             "payments": [{"event_id": p.event_id, "external_id": p.external_id, "method": p.method,
                           "amount": str(p.amount), "refunded": str(p.refunded)} for p in self.payments],
             "invoices": [{"number": i.number, "gross": str(i.gross), "credited": str(i.credited),
@@ -120,12 +133,30 @@ class AccountState:
             proformas=[ProformaState(p["number"], date.fromisoformat(p["issue_date"]), date.fromisoformat(p["due_date"]),
                                      Decimal(p["amount"]), Decimal(p.get("paid", "0")), bool(p.get("first", False)),
                                      bool(p.get("void", False)), _date_or_none(p.get("period_start")),
-                                     _date_or_none(p.get("period_end"))) for p in get("proformas") or ()],
+                                     _date_or_none(p.get("period_end")), _lines_from_json(p.get("lines")))
+                       for p in get("proformas") or ()],
             payments=[PaymentState(p["event_id"], p.get("external_id"), p["method"], Decimal(p["amount"]),
                                    Decimal(p.get("refunded", "0"))) for p in get("payments") or ()],
             invoices=[InvoiceState(i["number"], Decimal(i["gross"]), Decimal(i.get("credited", "0")),
                                    int(i.get("modifications", 0))) for i in get("invoices") or ()],
         )
+
+
+def _proforma_json(p: ProformaState) -> dict[str, Any]:
+    data = {"number": p.number, "issue_date": p.issue_date.isoformat(), "due_date": p.due_date.isoformat(),
+            "amount": str(p.amount), "paid": str(p.paid), "first": p.first, "void": p.void,
+            "period_start": _date_text(p.period_start), "period_end": _date_text(p.period_end)}
+    if p.lines:  # only an open proforma keeps its lines (an older state has none: see engine._covered_lines)
+        data["lines"] = [[line.description, _date_text(line.period_start), _date_text(line.period_end),
+                          str(line.quantity), str(line.gross),
+                          None if line.unit_gross is None else str(line.unit_gross)] for line in p.lines]
+    return data
+
+
+def _lines_from_json(items: list | None) -> tuple[CoveredLine, ...]:
+    return tuple(CoveredLine(text, _date_or_none(start), _date_or_none(end), Decimal(quantity), Decimal(gross),
+                             None if unit is None else _fraction(unit))
+                 for text, start, end, quantity, gross, unit in items or ())
 
 
 def _shallow(record):

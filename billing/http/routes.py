@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from billing.http.accounts import register_account_routes
+from billing.http.adjustments import register_adjustment_routes
 from billing.http.audit import register_audit_routes
 from billing.http.clock import register_clock_routes
 from billing.http.documents import register_document_routes
@@ -31,7 +32,7 @@ REGISTRARS = (
     register_account_routes, register_document_routes, register_statement_routes, register_export_routes,
     register_webhook_routes, register_portal_routes, register_nav_routes, register_payment_routes,
     register_refund_routes, register_reconciliation_routes, register_audit_routes,
-    register_report_routes,
+    register_report_routes, register_adjustment_routes,
 )
 
 

@@ -2,8 +2,9 @@
 
 Everything is read from the frozen documents (never from live account data), so an export of a
 closed period gives the same figures every time it is run. The date range is on the issue date,
-both ends inclusive. Totals cover invoices and credit notes only: a proforma is a payment request,
-not an accounting document. A credit note's amounts are negative, so a plain sum is the net revenue.
+both ends inclusive. Totals cover invoices, credit notes and corrections only: a proforma is a
+payment request, not an accounting document. A credit note's amounts are negative and a
+correction's are zero (it corrects buyer data), so a plain sum is the net revenue.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ COLUMNS = (
     "net", "vat", "gross", "exchange_rate", "exchange_rate_date", "net_huf", "vat_huf", "gross_huf",
     "payment_method", "nav_status", "references",
 )
-ACCOUNTING_KINDS = ("invoice", "credit_note")
+ACCOUNTING_KINDS = ("invoice", "credit_note", "correction")
 MONEY_COLUMNS = ("net", "vat", "gross")
 HUF_COLUMNS = ("net_huf", "vat_huf", "gross_huf")
 

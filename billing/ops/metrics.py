@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.cycle.waiting import waiting_count
 from billing.db import models as m
 from billing.payments import models as pm
 from billing.webhooks.models import DEAD, WebhookDelivery
@@ -51,9 +52,9 @@ def backlog(session: Session, now: datetime) -> dict[str, float]:
         "billing_nav_outbox_oldest_age_seconds": max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         "billing_nav_aborted": session.scalar(select(func.count()).select_from(NavOutbox)
                                               .where(NavOutbox.status == "ABORTED")) or 0,
-        # No mail outbox and no rate wait exist yet (issues #17, #16): nothing is pending in them.
+        # No mail outbox exists yet (issue #17): nothing is pending in it.
         "billing_mail_outbox_pending": 0,
-        "billing_invoices_waiting_for_rate": 0,
+        "billing_invoices_waiting_for_rate": waiting_count(session),  # billing/cycle/waiting.py
         "billing_webhook_dead_letters": session.scalar(select(func.count()).select_from(WebhookDelivery)
                                                        .where(WebhookDelivery.status == DEAD)) or 0,
         "billing_unmatched_credits": unmatched,

@@ -28,8 +28,9 @@ from nav_reporting.outbox import nav_status
 ZERO = Decimal(0)
 CHARGE_KINDS = ("charge", "charge_correction", "clawback")
 # Journal kinds that move money between ledger accounts without touching the customer's balance.
-NEUTRAL_KINDS = ("vat", "refund_paid")
-NUMBER = re.compile(r"^(PRO|INV|CRN)-(\d{4})-(\d{6})$")
+# A correction's memo entry (billing/domain/adjustments.py) has no amount and no legs.
+NEUTRAL_KINDS = ("vat", "refund_paid", "correction")
+NUMBER = re.compile(r"^(PRO|INV|CRN|COR)-(\d{4})-(\d{6})$")
 MAX_LISTED = 20
 
 
@@ -86,14 +87,15 @@ def _customer_sums(entries: list[m.JournalEntry]) -> dict[str, dict[str, Decimal
             continue
         per[e.account_id]["ledger"] += e.amount
         bucket = ("payments" if e.kind == "payment" else "charges" if e.kind in CHARGE_KINDS
-                  else "reversals" if e.kind == "charge_reversal" else "refunds" if e.kind == "refund" else "other")
+                  else "reversals" if e.kind == "charge_reversal" else "refunds" if e.kind == "refund"
+                  else "credits" if e.kind == "credit" else "other")
         per[e.account_id][bucket] += -e.amount if bucket in ("charges", "refunds") else e.amount
     return per
 
 
 def check_account_balances(session: Session, entries: list[m.JournalEntry], sums, as_of: date) -> dict:
-    """ledger = payments − charges − refunds + reversals, where refunds come from the refund
-    orders, the customer ledger account's postings agree, and the cycle's projection agrees."""
+    """ledger = payments − charges − refunds + reversals + credits, where refunds come from the
+    refund orders, the customer ledger account's postings agree, and the cycle's projection agrees."""
     per = _customer_sums(entries)
     ordered: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for refund in session.scalars(select(m.RefundRow).where(m.RefundRow.day <= as_of)):
@@ -101,7 +103,7 @@ def check_account_balances(session: Session, entries: list[m.JournalEntry], sums
     failures = []
     for account in session.scalars(select(m.Account).order_by(m.Account.id)):
         s = per.get(account.id, defaultdict(lambda: ZERO))
-        expected = s["payments"] - s["charges"] - ordered[account.id] + s["reversals"]
+        expected = s["payments"] - s["charges"] - ordered[account.id] + s["reversals"] + s["credits"]
         postings = -_balance(sums, f"customer:{account.id}", account.currency)
         state_row = session.get(m.AccountStateRow, account.id)
         projection = None
@@ -109,7 +111,7 @@ def check_account_balances(session: Session, entries: list[m.JournalEntry], sums
             projection = AccountState.from_json(state_row.state).balance
         problems = []
         if s["ledger"] != expected:
-            problems.append("ledger != payments - charges - refunds + reversals")
+            problems.append("ledger != payments - charges - refunds + reversals + credits")
         if s["other"] != 0:
             problems.append("entries of an unknown kind")
         if postings != s["ledger"]:
@@ -121,10 +123,11 @@ def check_account_balances(session: Session, entries: list[m.JournalEntry], sums
             failures.append({"account_id": account.id, "problems": problems, "ledger": fmt(s["ledger"], c),
                              "payments": fmt(s["payments"], c), "charges": fmt(s["charges"], c),
                              "refunds": fmt(ordered[account.id], c), "reversals": fmt(s["reversals"], c),
+                             "credits": fmt(s["credits"], c),
                              "postings": fmt(postings, c),
                              "projection": fmt(projection, c) if projection is not None else None})
     return _check("account_balances", failures,
-                  "each account: ledger balance = payments − charges − refunds (+ reversals)")
+                  "each account: ledger balance = payments − charges − refunds (+ reversals, + credits)")
 
 
 def check_payment_events(session: Session) -> dict:
@@ -145,11 +148,33 @@ def check_payment_events(session: Session) -> dict:
     return _check("payments_posted_once", failures, "each applied payment event is posted exactly once")
 
 
+def check_payments_invoiced(session: Session) -> dict:
+    """Every credited payment has its invoice: issued exactly once, or waiting for its MNB rate
+    (billing/cycle/waiting.py), never both and never neither, so a waiting invoice cannot be lost
+    (whole history, like payments_posted_once)."""
+    rejected = set(session.scalars(select(m.Rejection.event_id)))
+    invoices: dict[str, list[str]] = defaultdict(list)
+    for event_id, number in session.execute(select(m.DocumentRow.event_id, m.DocumentRow.number)
+                                            .where(m.DocumentRow.kind == "invoice")):
+        invoices[event_id].append(number)
+    waiting = set(session.scalars(select(m.WaitingInvoice.event_id)))
+    failures = []
+    for event_id in session.scalars(select(m.Event.id).where(m.Event.type == "payment.received", m.event_applied())
+                                    .order_by(m.Event.seq)):
+        if event_id in rejected:
+            continue
+        issued = invoices.get(event_id, [])
+        if len(issued) + (event_id in waiting) != 1:
+            failures.append({"event_id": event_id, "invoices": issued, "waiting_for_rate": event_id in waiting})
+    return _check("payments_invoiced", failures,
+                  "each credited payment has exactly one invoice, issued or waiting for its MNB rate")
+
+
 def check_nav_status(session: Session, as_of: date) -> dict:
     failures = [{"number": row.number} for row in session.scalars(select(m.DocumentRow).where(
-        m.DocumentRow.kind.in_(("invoice", "credit_note")), m.DocumentRow.issue_date <= as_of)
+        m.DocumentRow.kind.in_(("invoice", "credit_note", "correction")), m.DocumentRow.issue_date <= as_of)
         .order_by(m.DocumentRow.number)) if nav_status(session, row.number) is None]
-    return _check("nav_status", failures, "every invoice and credit note has a NAV reporting status")
+    return _check("nav_status", failures, "every invoice, credit note and correction has a NAV reporting status")
 
 
 def check_number_series(session: Session) -> dict:
@@ -160,7 +185,7 @@ def check_number_series(session: Session) -> dict:
     for number in session.scalars(select(m.DocumentRow.number)):
         match = NUMBER.match(number)
         if match is None:
-            failures.append({"number": number, "problem": "not PRO/INV/CRN-YYYY-NNNNNN"})
+            failures.append({"number": number, "problem": "not PRO/INV/CRN/COR-YYYY-NNNNNN"})
             continue
         series[(match.group(1), int(match.group(2)))].append(int(match.group(3)))
     counters = {(row.series, row.year): row.last_value for row in session.scalars(select(NumberSeries))}
@@ -172,7 +197,7 @@ def check_number_series(session: Session) -> dict:
         if missing or repeated or (tail is not None and tail != (values[-1] if values else 0)):
             failures.append({"series": key[0], "year": key[1], "missing": missing[:MAX_LISTED],
                              "repeated": repeated, "issued": len(values), "counter": tail})
-    return _check("number_series_gapless", failures, "PRO, INV and CRN numbers run 1..n per year, no gap")
+    return _check("number_series_gapless", failures, "PRO, INV, CRN and COR numbers run 1..n per year, no gap")
 
 
 def payments_by_channel(session: Session, entries: list[m.JournalEntry], sums,
@@ -280,6 +305,7 @@ def reconcile(session: Session, as_of: date) -> dict[str, Any]:
                "debits equal credits in every currency"),
         check_account_balances(session, entries, sums, as_of),
         check_payment_events(session),
+        check_payments_invoiced(session),
         clearing_check,
         check_refunds_payable(session, entries, sums, as_of, refund_paid),
         check_nav_status(session, as_of),

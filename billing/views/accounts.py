@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from billing.accounts import buyer_data, vat_decision_view
 from billing.cycle.run import dry_run, load_state
+from billing.cycle.waiting import waiting_view
 from billing.db import models as m
 from billing.domain.records import ACCESS
 from billing.domain.state import AccountState
@@ -67,6 +68,8 @@ def account_view(session: Session, account_id: str) -> dict[str, Any]:
         "terminated_on": state.terminated_on.isoformat() if state.terminated_on else None,
         "vat": vat_decision_view(account),
         "buyer": buyer,
+        # Payments credited whose invoice waits for MNB's exchange rate (CONTRACT §6)
+        "invoices_waiting_for_rate": waiting_view(session, account.id),
     }
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from billing.accounts import vat_of
 from billing.cycle.context import PriceBook, to_domain
-from billing.cycle.issuing import exchange_rate
+from billing.cycle.issuing import RateUnavailable, exchange_rate
 from billing.db import models as m
 from billing.db.queries import among
 from billing.domain.engine import SEAT_OR_PLAN
@@ -130,28 +130,40 @@ def mrr_report(session: Session, month: str | None) -> dict[str, Any]:
         tallies.setdefault(one.currency, Tally()).add(one)
     currencies = {}
     total, total_net_huf, total_gross_huf = Tally(), Decimal(0), Decimal(0)
+    without_rate = []
     for currency in sorted(tallies):
         tally = tallies[currency]
-        rate = exchange_rate(session, currency, as_of)
         net, gross = round_money(tally.net, currency), round_money(tally.gross, currency)
+        currencies[currency] = {
+            "currency": currency, "mrr": fmt(net, currency), "mrr_gross": fmt(gross, currency), **_counts(tally)}
+        try:
+            rate = exchange_rate(session, currency, as_of)
+        except RateUnavailable as exc:  # no guessed rate here either: no HUF value (CONTRACT §6)
+            without_rate.append(currency)
+            currencies[currency].update({
+                "exchange_rate": {"rate": None, "day": as_of.isoformat(), "source": "unavailable",
+                                  "published_on": None, "reason": str(exc)},
+                "mrr_huf": None, "mrr_gross_huf": None})
+            _merge(total, tally)
+            continue
         net_huf, gross_huf = to_huf(net, rate.rate), to_huf(gross, rate.rate)
         total_net_huf += net_huf
         total_gross_huf += gross_huf
-        currencies[currency] = {
-            "currency": currency, "mrr": fmt(net, currency), "mrr_gross": fmt(gross, currency),
-            **_counts(tally),
+        currencies[currency].update({
             "exchange_rate": {"rate": str(rate.rate), "day": as_of.isoformat(), "source": rate.source,
                               "published_on": rate.published_on.isoformat() if rate.published_on else None},
             "mrr_huf": fmt(net_huf, "HUF"), "mrr_gross_huf": fmt(gross_huf, "HUF"),
-        }
+        })
         _merge(total, tally)
+    # A HUF total without a currency's rate would be a wrong figure: none until MNB gives the rate.
+    total_huf = {"mrr": None, "mrr_gross": None, "currencies_without_rate": without_rate} if without_rate else {
+        "mrr": fmt(total_net_huf, "HUF"), "mrr_gross": fmt(total_gross_huf, "HUF")}
     return {
         "month": first.strftime("%Y-%m"), "as_of": as_of.isoformat(), "month_complete": as_of == last,
         "last_processed_day": processed.isoformat(),
         "vat": "mrr is net of VAT; mrr_gross is what the customers are charged, VAT included",
         "currencies": currencies,
-        "total": {"currency": "HUF", "mrr": fmt(total_net_huf, "HUF"), "mrr_gross": fmt(total_gross_huf, "HUF"),
-                  **_counts(total)},
+        "total": {"currency": "HUF", **total_huf, **_counts(total)},
     }
 
 

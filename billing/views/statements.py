@@ -34,18 +34,20 @@ def statement(session: Session, account_id: str, month: str) -> Statement:
         m.JournalEntry.day <= last).order_by(m.JournalEntry.day, m.JournalEntry.id)))
     opening = sum((r.amount for r in rows if r.day < first), Decimal(0))
     lines: list[StatementLine] = []
-    payments = charges = refunds = Decimal(0)
+    payments = charges = refunds = credits = Decimal(0)
     for row in (r for r in rows if r.day >= first):
         if row.kind == "payment":
             payments += row.amount
         elif row.kind == "refund":
             refunds -= row.amount
+        elif row.kind in ("credit", "correction"):  # a goodwill credit; a correction moves nothing
+            credits += row.amount
         else:
             charges -= row.amount
         lines = _merge_line(lines, row)
-    closing = opening + payments - charges - refunds
+    closing = opening + payments - charges - refunds + credits
     return Statement(account_id, month, account.currency, buyer_of(account), billing_config.seller(), opening,
-                     tuple(lines), payments, charges, refunds, closing, account.locale)
+                     tuple(lines), payments, charges, refunds, closing, account.locale, credits=credits)
 
 
 def _merge_line(lines: list[StatementLine], row: m.JournalEntry) -> list[StatementLine]:
@@ -68,11 +70,14 @@ def _merge_line(lines: list[StatementLine], row: m.JournalEntry) -> list[Stateme
         "charge_reversal": "Charges reversed: no contract was formed",
         "clawback": "Discount clawback on termination",
         "refund": "Refund of the unused prepaid balance",
+        "credit": f"Goodwill credit ({', '.join(row.details.get('credit_notes', []))}): {row.details.get('reason', '')}",
+        "correction": f"Correction of the buyer data of {row.details.get('corrects')} ({row.document_number}): "
+                      f"{row.details.get('reason', '')}",
     }[row.kind]
     list_price = row.details.get("list_price")
     lines.append(StatementLine(row.day, row.day, row.kind, description, row.amount, seats,
                                Decimal(list_price) if list_price else None,
-                               price if row.kind == "charge" else row.event_id, (row.id,)))
+                               price if row.kind == "charge" else row.document_number or row.event_id, (row.id,)))
     return lines
 
 
@@ -81,7 +86,8 @@ def statement_json(st: Statement) -> dict:
     return {
         "account_id": st.account_id, "month": st.month, "currency": c,
         "opening_balance": fmt(st.opening_balance, c), "payments": fmt(st.payments, c),
-        "charges": fmt(st.charges, c), "refunds": fmt(st.refunds, c), "closing_balance": fmt(st.closing_balance, c),
+        "charges": fmt(st.charges, c), "refunds": fmt(st.refunds, c), "credits": fmt(st.credits, c),
+        "closing_balance": fmt(st.closing_balance, c),
         "lines": [{"from": l.date_from.isoformat(), "to": l.date_to.isoformat(), "kind": l.kind,
                    "description": l.description, "amount": fmt(l.amount, c), "seats": l.seats,
                    "days": (l.date_to - l.date_from).days + 1, "entry_ids": list(l.entry_ids)}

@@ -3,11 +3,13 @@ locales; EUR invoices carry HUF amounts at the rate used."""
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import pytest
 from pypdf import PdfReader
 
 from nav_reporting.xml import validate_invoice_data
+from tests.fakes.mnb_server import FakeMnb
 from tests.fakes.vies_server import FakeVies
 
 
@@ -16,6 +18,17 @@ def vies(monkeypatch):
     """The loopback VIES (every number valid): reverse charge needs its word (CONTRACT §6)."""
     with FakeVies() as server:
         monkeypatch.setenv("VIES_URL", server.url)
+        yield server
+
+
+@pytest.fixture
+def mnb(monkeypatch):
+    """The loopback MNB: a foreign-currency invoice needs its official rate, else it waits (CONTRACT
+    §6). Fixings of Friday 27 February (the rate of Sunday 1 March) and Monday 2 March."""
+    with FakeMnb() as server:
+        for day in (date(2026, 2, 27), date(2026, 3, 2)):
+            server.publish(day, EUR="400.00", USD="370.00")
+        monkeypatch.setenv("MNB_URL", server.url)
         yield server
 
 
@@ -33,13 +46,13 @@ def _eu_story(api):
     api.run("2026-03-10")
 
 
-def test_eur_reverse_charge_invoice_and_credit_note(api, vies):
+def test_eur_reverse_charge_invoice_and_credit_note(api, vies, mnb):
     _eu_story(api)
     [invoice] = api.documents("carpati", "invoice")
     assert (invoice["gross"], invoice["net"], invoice["vat"]) == ("200.00", "200.00", "0.00")
     body = api.get(f"/v1/documents/{invoice['number']}").json()["document"]
     assert body["vat_treatment"]["nav_case"] == "EUFAD37"
-    assert body["gross_huf"] == str(int(200 * 400))  # the fallback rate 400 HUF/EUR without MNB
+    assert body["gross_huf"] == str(int(200 * 400))  # 200.00 EUR at MNB's 400.00 HUF/EUR of 2 March
     # 1..10 March: R(200 × 10/31) = R(64.516) = 64.52; Romanian terms, no discount: no clawback
     [note] = api.documents("carpati", "credit_note")
     assert note["gross"] == "-135.48" and note["references"] == [invoice["number"]]
@@ -50,7 +63,7 @@ def test_eur_reverse_charge_invoice_and_credit_note(api, vies):
     assert b"invoiceReference" in api.get(f"/v1/documents/{note['number']}/nav.xml").content
 
 
-def test_domestic_and_out_of_scope_xml_validate(api):
+def test_domestic_and_out_of_scope_xml_validate(api, mnb):
     api.plan()
     api.plan(code="usd", price="50.00", currency="USD")
     api.account("acme", at="2026-03-01T08:00:00+01:00", trial_days=0)

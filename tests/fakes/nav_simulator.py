@@ -84,6 +84,7 @@ class NavSimulator:
         self.clock_offset = timedelta(0)
         self.transactions: dict[str, Transaction] = {}
         self.accepted: dict[str, str] = {}  # invoice number -> transaction id (DONE CREATE/MODIFY)
+        self.modification_indexes: set[tuple[str, str]] = set()  # (base invoice, index) accepted
         self.requests: list[tuple[str, str]] = []  # (operation, requestId) of every parsed request
         self._used_request_ids: set[str] = set()
         self._tokens: dict[str, datetime] = {}
@@ -255,6 +256,7 @@ class NavSimulator:
         item.number = invoice.findtext(f"{{{DATA}}}invoiceNumber")
         supplier = invoice.findtext(f".//{{{DATA}}}supplierTaxNumber/{{{BASE}}}taxpayerId")
         reference = invoice.findtext(f".//{{{DATA}}}invoiceReference/{{{DATA}}}originalInvoiceNumber")
+        index = invoice.findtext(f".//{{{DATA}}}invoiceReference/{{{DATA}}}modificationIndex")
         if abort:
             item.final_status = "ABORTED"
             item.technical.append(("ERROR", "SCHEMA_VIOLATION", "simulated validation failure"))
@@ -267,7 +269,12 @@ class NavSimulator:
         elif op in ("MODIFY", "STORNO") and reference not in self.accepted:
             item.final_status = "ABORTED"
             item.business.append(("ERROR", "INVALID_INVOICE_REFERENCE", f"{reference} is not reported"))
+        elif op in ("MODIFY", "STORNO") and (reference, index) in self.modification_indexes:
+            item.final_status = "ABORTED"
+            item.business.append(("ERROR", "MODIFICATION_INDEX_NOT_UNIQUE", f"{reference} already has modification {index}"))
         else:
+            if op in ("MODIFY", "STORNO"):
+                self.modification_indexes.add((reference, index))
             # Accepted at once: a second copy in a later request must meet INVOICE_NUMBER_NOT_UNIQUE.
             self.accepted[item.number] = "pending"
         return item

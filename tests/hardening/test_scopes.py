@@ -72,6 +72,8 @@ ROUTES: dict[str, tuple[frozenset[str] | None, int]] = {
     "GET /v1/accounts": (frozenset({CRM, FINANCE}), 200),  # the list: a customer key has GET /v1/accounts/{id}
     "GET /v1/documents": (frozenset({CRM, FINANCE}), 200),
     "GET /v1/reports/mrr": (frozenset({FINANCE}), 200),
+    "POST /v1/documents/{number}/corrections": (frozenset({FINANCE}), 201),
+    "POST /v1/accounts/{account_id}/credits": (frozenset({FINANCE}), 201),
 }
 
 
@@ -125,7 +127,9 @@ BODIES = {"/v1/plans": {"code": "p2", "name": "P2", "currency": "HUF", "monthly_
                          "occurred_at": "2026-03-19T10:00:00+01:00", "data": {"user_id": "walker"}},
           "/v1/webhooks/endpoints": {"url": "http://127.0.0.1:9/hook"},
           "/v1/payments/unmatched/{entry_id}/assign": {"account_id": VICTIM},
-          "/v1/documents/{number}/annulment": {"code": "ERRATIC_DATA", "reason": "security walk"}}
+          "/v1/documents/{number}/annulment": {"code": "ERRATIC_DATA", "reason": "security walk"},
+          "/v1/documents/{number}/corrections": {"buyer": {"name": "Walk Kft."}, "reason": "security walk"},
+          "/v1/accounts/{account_id}/credits": {"amount": "100", "reason": "security walk"}}
 # one credit without a proforma number: imported as unmatched, then assigned by the walk
 RAW_BODIES = {"/v1/payments/bank-statements": build_statement(Statement(
     statement_id="STMT-WALK", entries=(Entry("1000", acct_svcr_ref="WALK-1", unstructured=("walk",)),)))}

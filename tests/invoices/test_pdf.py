@@ -60,7 +60,7 @@ def text_of(pdf: bytes) -> str:
 EXPECTED = {
     "hu": {"title": "SZÁMLA", "date": "2026. 03. 18.", "gross": "10 312 Ft", "net": "8 120", "vat": "2 192",
            "unit_price": "253,75", "rate": "27%", "labels": ["Eladó", "Vevő", "Adószám", "Teljesítés dátuma",
-           "Kiállítás dátuma", "Nettó egységár", "ÁFA-összeg", "Bruttó összesen", "felhasználó-nap",
+           "Kiállítás dátuma", "Nettó egységár", "ÁFA-összeg", "Bruttó összesen", "fő-nap",
            "ÁFA-összesítő kulcsonként", "átutalás"]},
     "ro": {"title": "FACTURĂ", "date": "18.03.2026", "gross": "10.312 HUF", "net": "8.120", "vat": "2.192",
            "unit_price": "253,75", "rate": "27 %", "labels": ["Furnizor", "Cumpărător", "Cod fiscal", "Data prestării",
@@ -163,6 +163,28 @@ def test_credit_note_names_the_invoice_it_modifies(locale, label):
     assert f"{label} INV-2026-000001" in text
     assert "CRN-2026-000001" in text
     assert {"hu": "-2 578 Ft", "ro": "-2.578 HUF", "en": "-HUF2,578", "de": "-2.578 HUF"}[locale] in text
+
+
+@pytest.mark.parametrize("locale,quantity,unit,advance", [
+    ("hu", "29,0931", "fő-nap", "Előleg (Áfa tv. 59. §)"),
+    ("en", "29.0931", "seat-day", "Advance payment (Hungarian VAT Act, s. 59)"),
+    ("ro", "29,0931", "utilizator-zi", "Avans (legea maghiară a TVA, art. 59)"),
+    ("de", "29,0931", "Nutzer-Tag", "Anzahlung (§ 59 ungar. UStG)"),
+])
+def test_a_part_of_a_line_and_an_advance(locale, quantity, unit, advance):
+    # 20,000 against 10,312 (proforma 1, 32 seat-days) and 9,688 of April's 19,980 (60 seat-days at
+    # 9,990 / 30 = 333 gross, 333 / 1.27 = 262.2047… → 262.20 net): 60 × 9,688 / 19,980 = 29.0931
+    # seat-days, net R(9,688 / 1.27) = 7,628, VAT 2,060; then 1,000 beyond the proformas: an advance,
+    # net R(1,000 / 1.27) = 787, VAT 213
+    april = DocumentLine("MiniCRM Pro – felhasználói díj", D("29.0931"), "seat-day", D("262.20"), D(7628),
+                         D(2060), D(9688), date(2026, 4, 1), date(2026, 4, 30))
+    extra = DocumentLine("Előleg", D(1), "piece", D(787), D(787), D(213), D(1000), advance=True)
+    doc = replace(INVOICE, lines=(HU_LINE, april, extra), net=D(16535), vat=D(4465), gross=D(21000),
+                  net_huf=D(16535), vat_huf=D(4465), gross_huf=D(21000), period_end=date(2026, 4, 30))
+    text = text_of(render_document_pdf(doc, locale))
+    assert quantity in text and unit in text and advance in text
+    assert {"hu": "262,2", "en": "262.2", "ro": "262,2", "de": "262,2"}[locale] in text  # up to 2 more decimals
+    assert text.count(advance) == 1  # only the advance line says it
 
 
 def test_vat_summary_is_the_sum_of_the_lines():

@@ -6,7 +6,8 @@ from __future__ import annotations
 from tests.lists.world import APRIL_STATES, CRM_KEY, FINANCE_KEY, as_key, build_world
 
 STATES = ("trialing", "awaiting_payment", "active", "past_due", "suspended", "terminated", "expired")
-FALLBACK = {"rate": "400.00", "source": "fallback (MNB not reachable)", "published_on": None}
+# the loopback MNB fixes EUR at 400.00 on every working day (tests/lists/conftest.py)
+MNB_EUR = {"rate": "400.00", "source": "MNB"}
 
 
 def _states(**counts):
@@ -17,14 +18,14 @@ def mrr(api, month=None, key=FINANCE_KEY):
     return api.get("/v1/reports/mrr", params={"month": month} if month else None, headers=as_key(key)).json()
 
 
-def _eur(as_of):
+def _eur(as_of, published_on=None):
     # eu: reverse charge on a gross plan: 127.00 / 1.27 = 100.00 a seat, net = gross; 3 × 100.00 = 300.00
     # eudisc: net plan 50.00, domestic buyer: 50.00 × 1.27 = 63.50 charged, less 20 % = 50.80 a seat;
     #   2 × 50.80 = 101.60 gross, 2 × 50.00 × 0.8 = 80.00 net
     return {
         "currency": "EUR", "mrr": "380.00", "mrr_gross": "401.60",  # 300.00 + 80.00; 300.00 + 101.60
         "seats": 5, "charging_accounts": 2, "accounts_by_state": _states(active=2),
-        "exchange_rate": {**FALLBACK, "day": as_of},
+        "exchange_rate": {**MNB_EUR, "day": as_of, "published_on": published_on or as_of},
         "mrr_huf": "152000", "mrr_gross_huf": "160640",  # 380.00 × 400; 401.60 × 400
     }
 
@@ -117,7 +118,7 @@ def test_mrr_at_month_ends_with_every_state_two_currencies_churn_and_new(api):
         "accounts_by_state": _states(awaiting_payment=2, active=1, past_due=1, terminated=2, expired=1),
         "new": {"count": 1, "account_ids": ["trial"]},
         "churned": {"count": 1, "terminated": 1, "expired": 0, "account_ids": ["susp"]}, "created": 0,
-    }, "EUR": _eur("2026-05-10")})
+    }, "EUR": _eur("2026-05-10", published_on="2026-05-08")})  # a Sunday: Friday's fixing
 
 
 def test_scopes_and_bad_months(api):
@@ -141,3 +142,21 @@ def test_before_any_run_there_is_nothing_to_measure(api):
     api.account("acme")
     body = api.get("/v1/reports/mrr", headers=as_key(FINANCE_KEY), expect=422).json()
     assert body["details"]["errors"][0]["field"] == "month"
+
+
+def test_without_an_mnb_rate_the_huf_figures_are_missing_never_guessed(api, mnb):
+    build_world(api)
+    mnb.down("fault")  # no EUR document is dated 30 April, so that day's rate is not in the cache
+    api.run("2026-04-30")
+    april = mrr(api, "2026-04")
+    eur = april["currencies"]["EUR"]
+    assert (eur["mrr"], eur["mrr_gross"]) == ("380.00", "401.60")  # in EUR as ever (see _eur)
+    assert (eur["mrr_huf"], eur["mrr_gross_huf"]) == (None, None)
+    assert {k: eur["exchange_rate"][k] for k in ("rate", "source", "published_on")} == \
+        {"rate": None, "source": "unavailable", "published_on": None}
+    # a HUF total without EUR would be wrong: there is none until MNB answers
+    assert (april["total"]["mrr"], april["total"]["mrr_gross"]) == (None, None)
+    assert april["total"]["currencies_without_rate"] == ["EUR"]
+    assert april["currencies"]["HUF"]["mrr_huf"] == "49575"  # HUF needs no rate (see above)
+    mnb.up()
+    assert mrr(api, "2026-04")["total"]["mrr"] == "201575"  # 49,575 + 380.00 × 400

@@ -6,6 +6,7 @@ from lxml import etree
 
 from nav_reporting.schemas import SchemaViolation
 from nav_reporting.xml import InvoiceDataError, build_invoice_data, split_tax_number, validate_invoice_data
+from invoices.documents import DocumentLine
 from tests.nav.documents import credit_note, domestic_invoice, eu_reverse_charge_invoice, non_eu_invoice
 
 NS = {"d": "http://schemas.nav.gov.hu/OSA/3.0/data", "b": "http://schemas.nav.gov.hu/OSA/3.0/base"}
@@ -59,7 +60,10 @@ def test_domestic_huf_invoice_fields():
     assert _one(t, "//d:paymentDate") == "2024-04-09"
     assert _one(t, "//d:invoiceAppearance") == "ELECTRONIC"
     assert _one(t, "//d:line/d:unitOfMeasure") == "OWN"
-    assert _one(t, "//d:line/d:unitOfMeasureOwn") == "seat-day"
+    assert _one(t, "//d:line/d:unitOfMeasureOwn") == "fő-nap"  # NAV has no seat-day unit: OWN
+    assert _one(t, "//d:line/d:quantity") == "310" and _one(t, "//d:line/d:unitPrice") == "100"
+    assert _all(t, "//d:unitPriceHUF") == []  # a HUF document's unit price is already in HUF
+    assert _all(t, "//d:advanceData") == []
     assert _all(t, "//d:lineVatRate/d:vatPercentage") == ["0.27"]
     assert _one(t, "//d:lineVatAmountHUF") == "8370"
     assert _all(t, "//d:invoiceReference") == []
@@ -87,6 +91,10 @@ def test_eu_reverse_charge_in_eur_with_huf_amounts():
     assert _all(t, "//d:lineGrossAmountNormalHUF") == ["39265.98", "78531.96", "13070.06"]
     assert _all(t, "//d:lineNetAmount") == ["100.13", "200.26", "33.33"]
     assert _one(t, "//d:vatRateNetAmount") == "333.72"
+    # unitPriceHUF = unitPrice × exchangeRate, exact (4 + 2 decimals, NAV takes 10):
+    # 3.23 × 392.15 = 1,266.6445 (both seat-day lines); 33.33 × 392.15 = 13,070.3595
+    assert _all(t, "//d:line/d:unitPrice") == ["3.23", "3.23", "33.33"]
+    assert _all(t, "//d:line/d:unitPriceHUF") == ["1266.6445", "1266.6445", "13070.3595"]
     assert _one(t, "//d:vatRateNetAmountHUF") == "130868"
     assert _one(t, "//d:invoiceNetAmountHUF") == "130868"
     assert _one(t, "//d:invoiceVatAmount") == "0"
@@ -157,3 +165,22 @@ def test_proforma_and_inconsistent_documents_are_refused():
 
 def test_rendering_is_deterministic():
     assert build_invoice_data(eu_reverse_charge_invoice()) == build_invoice_data(eu_reverse_charge_invoice())
+
+
+def test_an_advance_line_is_marked_as_one():
+    """Money beyond what proformas asked for is an advance (Áfa tv. 59. §): advanceData with
+    advanceIndicator true, a service, 1 piece (as NAV's own advance sample), and it validates."""
+    doc = domestic_invoice()
+    # 12,700 gross beyond the proformas: net R(12,700 / 1.27) = 10,000, VAT 2,700
+    advance = DocumentLine("Seat licences, advance payment to the account balance (előleg, Áfa tv. 59. §)",
+                           D(1), "piece", D("10000"), D("10000"), D("2700"), D("12700"), advance=True)
+    # 39,370 (310 seat-days) + 12,700 = 52,070; net 41,000, VAT 11,070
+    doc = replace(doc, lines=(doc.lines[0], advance), net=D("41000"), vat=D("11070"), gross=D("52070"),
+                  net_huf=D("41000"), vat_huf=D("11070"), gross_huf=D("52070"))
+    t = _tree(doc)
+    assert _all(t, "//d:line/d:advanceData/d:advanceIndicator") == ["true"]
+    assert _all(t, "//d:line[d:advanceData]/d:lineNumber") == ["2"]
+    assert _all(t, "//d:line/d:lineNatureIndicator") == ["SERVICE", "SERVICE"]
+    assert _all(t, "//d:line[d:advanceData]/d:unitOfMeasure") == ["PIECE"]
+    assert _all(t, "//d:line[d:advanceData]//d:lineNetAmount") == ["10000"]
+    assert _all(t, "//d:line[not(d:advanceData)]/d:unitOfMeasureOwn") == ["fő-nap"]

@@ -5,15 +5,17 @@ from fractions import Fraction
 
 from hypothesis import given, strategies as st
 
-from billing.domain.state import AccountState, InvoiceState, PaymentState, ProformaState
+from billing.domain.state import AccountState, CoveredLine, InvoiceState, PaymentState, ProformaState
 
 days = st.dates(date(2020, 1, 1), date(2035, 12, 31))
 money = st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)
 fractions = st.fractions(max_denominator=10**6).map(lambda f: f * 10**4)
 text = st.text("abcXYZ-_0123456789:", min_size=1, max_size=20)
 
+quantities = st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False, allow_infinity=False)
+covered = st.builds(CoveredLine, text, st.none() | days, st.none() | days, quantities, money, st.none() | fractions)
 proformas = st.builds(ProformaState, text, days, days, money, money, st.booleans(), st.booleans(),
-                      st.none() | days, st.none() | days)
+                      st.none() | days, st.none() | days, st.lists(covered, max_size=3).map(tuple))
 payments = st.builds(PaymentState, text, st.none() | text, st.sampled_from(["card", "bank_transfer"]), money, money)
 invoices = st.builds(InvoiceState, text, money, money, st.integers(0, 99))
 states = st.builds(
