@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from billing import config as billing_config
 from billing.db.models import Account, Event, PendingEvent
 from billing.db.queries import among
-from billing.events import local_day
+from billing.dates import local_day
 from invoices.documents import Party, VatTreatment, _jsonable, _vat_from_json
 from invoices.taxnumbers import EU_VAT_NUMBER
 from invoices.vat import VatError, VatPending, decide_vat, is_eu, vat_prefix

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import insert, select
@@ -20,6 +18,7 @@ from billing import config as billing_config
 from billing.db.base import utcnow
 from billing.db.queries import among
 from billing.db.models import Account, Event, PendingEvent, Plan
+from billing.dates import local_day
 from billing.errors import Conflict, InvalidInput
 from billing.money import has_currency_precision
 from invoices.taxnumbers import EU_VAT_NUMBER, HU_TAX_NUMBER
@@ -163,15 +162,6 @@ def _buyer_identifiers(data: Any, country: str) -> list[tuple[str, str]]:
             problems.append(("data.eu_vat_number", f"not a VAT number of the account's country {country} "
                                                    f"(it starts with {vat_prefix(country)})"))
     return problems
-
-
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def local_day(instant: datetime, timezone: str):
-    return instant.astimezone(_zone(timezone)).date()
 
 
 def ingest(session: Session, items: list[Any], account_factory: Callable[[EventIn, Any], Account]) -> list[Accepted]:

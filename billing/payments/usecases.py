@@ -27,7 +27,8 @@ from billing.dates import BUDAPEST
 from billing.db import models as m
 from billing.domain import records as r
 from billing.errors import Conflict, InvalidInput, NotFound, Unavailable
-from billing.events import ingest, local_day
+from billing.dates import local_day
+from billing.events import ingest
 from billing.money import fmt, quantum
 from billing.payments import models as pm
 from billing.payments.camt053 import BankCredit, BankStatement, parse_statements
