@@ -16,7 +16,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from billing.domain.records import DocumentDraft, DraftLine, Event, Posting, Rejection
+from billing.domain.credit_notes import credit_latest_invoices
+from billing.domain.records import DocumentDraft, Event, Posting, Rejection
 from billing.domain.state import AccountState, InvoiceState
 
 CREDIT_GRANTED = "credit.granted"
@@ -58,25 +59,8 @@ def _grant_credit(run: Any, day: date, event: Event) -> None:
         run.rejections.append(Rejection(event.id, day, f"{amount} is more than the invoices still hold "
                                                        f"({creditable(st)})"))
         return
-    remaining, notes = amount, []
-    for invoice in reversed(st.invoices):
-        share = min(remaining, invoice.gross - invoice.credited)
-        if share <= 0:
-            continue
-        invoice.credited += share
-        invoice.modifications += 1
-        remaining -= share
-        number = run.ctx.allocate_number("credit_note", day)
-        notes.append(number)
-        run.documents.append(DocumentDraft(
-            number=number, kind="credit_note", account_id=run.profile.account_id, issue_date=day,
-            due_date=day, fulfilment_date=day, currency=run.currency, gross=-share,
-            lines=(DraftLine(f"Goodwill credit: {reason}", Decimal(-1), "piece", -share),),
-            references=(invoice.number,), modification_index=invoice.modifications, event_id=event.id,
-            details={"credit": event.data["amount"], "reason": reason, "share": str(share),
-                     "rule": "latest invoices first, each at most gross − credited"}))
-        if remaining == 0:
-            break
+    notes = credit_latest_invoices(run, st, day, amount, f"Goodwill credit: {reason}", event.id, details={
+        "credit": event.data["amount"], "reason": reason, "rule": "latest invoices first, each at most gross − credited"})
     run.post(day, "credit", amount, "revenue", event_id=event.id, document_number=notes[0],
              details={"reason": reason, "credit_notes": notes})
 

@@ -16,6 +16,7 @@ from billing.domain.records import (CHARGING_STATES, Allocation, CycleConfig, Do
                                     DraftLine, Event, History, Outcome, Posting, PriceTerms, Profile,
                                     RefundOrder, RefundPart, Rejection, StateChange)
 from billing.domain.adjustments import ADJUSTMENTS, apply_adjustment
+from billing.domain.credit_notes import credit_latest_invoices
 from billing.domain.state import AccountState, CoveredLine, InvoiceState, PaymentState, ProformaState
 from billing.money import quantum, round_money, round_quantity
 from invoices.documents import VatTreatment
@@ -515,25 +516,8 @@ def _order_refund(run: _Run, day: date, amount: Decimal, event: Event, details: 
         parts.append(RefundPart(payment.event_id, payment.external_id, payment.method, share))
         if remaining == 0:
             break
-    notes = []
-    remaining = amount
-    for invoice in reversed(st.invoices):  # credit notes reduce the latest invoices first (§5)
-        share = min(remaining, invoice.gross - invoice.credited)
-        if share <= 0:
-            continue
-        invoice.credited += share
-        invoice.modifications += 1
-        remaining -= share
-        number = run.ctx.allocate_number("credit_note", day)
-        notes.append(number)
-        run.documents.append(DocumentDraft(
-            number=number, kind="credit_note", account_id=run.profile.account_id, issue_date=day,
-            due_date=day, fulfilment_date=day, currency=run.currency, gross=-share,
-            lines=(DraftLine(f"Refund of the unused prepaid balance on termination ({day.isoformat()})",
-                             Decimal(-1), "piece", -share),),
-            references=(invoice.number,), modification_index=invoice.modifications, event_id=event.id))
-        if remaining == 0:
-            break
+    notes = credit_latest_invoices(run, st, day, amount,
+                                   f"Refund of the unused prepaid balance on termination ({day.isoformat()})", event.id)
     run.refunds.append(RefundOrder(run.profile.account_id, day, day + timedelta(days=run.ctx.config.refund_days),
                                    amount, run.currency, tuple(parts), tuple(notes)))
 
