@@ -25,6 +25,11 @@ class InvalidInput(BillingError):
     code = "invalid_input"
 
 
+def invalid_field(field: str, message: str, summary: str | None = None) -> InvalidInput:
+    """The 422 that names one field and why, in the shape every answer's `details.errors` has."""
+    return InvalidInput(summary or f"invalid {field}: {message}", {"errors": [{"field": field, "message": message}]})
+
+
 class NotFound(BillingError):
     status = 404
     code = "not_found"

@@ -65,7 +65,7 @@ class ViesClient:
         self.url = url or os.environ.get("VIES_URL") or OFFICIAL_URL
         # Short: a check waits for this at most once per number and run (the WSDL is a local file,
         # so only operation_timeout applies); VIES itself gives up on a member state after ~20 s.
-        transport = transport or Transport(timeout=5, operation_timeout=float(os.environ.get("VIES_TIMEOUT_S", "8")))
+        transport = transport or Transport(timeout=5, operation_timeout=float(os.environ.get("VIES_TIMEOUT_S", "8")))  # float ok: seconds
         client = zeep.Client(wsdl=str(VIES_WSDL), transport=transport)
         self._service = client.create_service(_BINDING, self.url)
         # With our own VAT number VIES returns a consultation number: the evidence of the check.

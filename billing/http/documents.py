@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.errors import Conflict, NotFound
+from billing.errors import Conflict, NotFound, invalid_field
 from billing.http import auth
 from billing.http.params import day_param, locale_param
 from billing.views.cursors import MAX_CURSOR_CHARS
@@ -42,7 +42,7 @@ def register_document_routes(app: FastAPI, factory: sessionmaker, session_dep: C
                           ("kind", "status", "nav_status", "from", "to", "limit", "cursor"))
         day_from, day_to = day_param(date_from, "from"), day_param(date_to, "to")
         if day_from and day_to and day_to < day_from:
-            raise lists.invalid("to", "is before from")
+            raise invalid_field("to", "is before from")
         return lists.document_page(session, kind=kind, status=status, nav_status=nav_status,
                                    day_from=day_from, day_to=day_to, limit=limit, cursor=cursor)
 

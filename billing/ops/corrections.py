@@ -15,7 +15,7 @@ from billing.db.session import make_read_factory
 from billing.domain import records as r
 from billing.domain.adjustments import INVOICE_CORRECTED, invoice_of
 from billing.domain.state import AccountState
-from billing.errors import Conflict, InvalidInput, NotFound
+from billing.errors import Conflict, InvalidInput, NotFound, invalid_field
 from billing.ops.adjustments import Outcome, Request, adjust, store_document
 from invoices.documents import Document, Party
 from invoices.modifying import corrected_buyer, correction
@@ -24,7 +24,7 @@ from invoices.vat import vat_prefix
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", {"errors": [{"field": field, "message": message}]})
+    return invalid_field(field, message, f"{field}: {message}")
 
 
 def correctable_invoice(session: Session, number: str) -> Document:

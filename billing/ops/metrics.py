@@ -84,7 +84,7 @@ class BacklogCollector:
         with self.read_factory() as session:
             figures = backlog(session, datetime.now(timezone.utc))
         for name, value in figures.items():
-            yield GaugeMetricFamily(name, HELP[name], value=float(value))
+            yield GaugeMetricFamily(name, HELP[name], value=float(value))  # float ok: counts and seconds, not money
 
 
 def make_registry(read_factory: sessionmaker) -> tuple[CollectorRegistry, HttpMetrics]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from billing.dates import BUDAPEST
 from billing.db.models import AuditEntry
-from billing.errors import InvalidInput
+from billing.errors import invalid_field
 from billing.views.cursors import decode_cursor, encode_cursor
 
 def audit_page(session: Session, day_from: date | None, day_to: date | None, limit: int,
@@ -23,7 +23,7 @@ def audit_page(session: Session, day_from: date | None, day_to: date | None, lim
     if cursor is not None:
         [last_id] = decode_cursor(cursor, "audit", 1)
         if not last_id.isdigit():
-            raise InvalidInput("invalid cursor", {"errors": [{"field": "cursor", "message": "not a cursor this list gave"}]})
+            raise invalid_field("cursor", "not a cursor this list gave", "invalid cursor")
         query = query.where(AuditEntry.id > int(last_id))
     rows = list(session.scalars(query))
     page = rows[:limit]

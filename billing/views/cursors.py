@@ -6,13 +6,9 @@ import base64
 import json
 import re
 
-from billing.errors import InvalidInput
+from billing.errors import invalid_field
 
 MAX_CURSOR_CHARS = 400
-
-
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"invalid {field}: {message}", {"errors": [{"field": field, "message": message}]})
 
 
 def encode_cursor(list_name: str, *key: str) -> str:
@@ -31,4 +27,4 @@ def decode_cursor(cursor: str, list_name: str, parts: int) -> list[str]:
             raise ValueError("not a cursor of this list")
         return decoded[1:]
     except (ValueError, UnicodeDecodeError) as exc:  # binascii.Error and JSONDecodeError are ValueErrors
-        raise _invalid("cursor", "not a cursor this list gave (pass next_cursor back unchanged)") from exc
+        raise invalid_field("cursor", "not a cursor this list gave (pass next_cursor back unchanged)") from exc

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from billing.cycle.run import load_state
 from billing.db import models as m
 from billing.db.queries import among
-from billing.errors import InvalidInput
+from billing.errors import invalid_field
 from billing.views.accounts import account_view, get_account
 from billing.views.cursors import decode_cursor, encode_cursor
 from billing.views.documents import document_statuses, document_summary, paid_by_proforma
@@ -48,19 +48,15 @@ STATUS_KINDS: dict[str, tuple[str, ...] | None] = {
 Row = TypeVar("Row")
 
 
-def invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"invalid {field}: {message}", {"errors": [{"field": field, "message": message}]})
-
-
 def check_query(pairs: Iterable[tuple[str, str]], allowed: Sequence[str]) -> None:
     """A parameter the route does not know (a typo would silently list everything) or one given
     twice is refused, naming it."""
     seen: set[str] = set()
     for name, _ in pairs:
         if name not in allowed:
-            raise invalid(name, f"unknown query parameter; this list takes {', '.join(allowed)}")
+            raise invalid_field(name, f"unknown query parameter; this list takes {', '.join(allowed)}")
         if name in seen:
-            raise invalid(name, "given more than once")
+            raise invalid_field(name, "given more than once")
         seen.add(name)
 
 
@@ -188,7 +184,7 @@ def document_page(session: Session, *, kind: str | None, status: str | None, nav
         try:
             after: tuple[date, str] | None = (date.fromisoformat(day_text), number)
         except ValueError as exc:
-            raise invalid("cursor", "not a cursor this list gave (pass next_cursor back unchanged)") from exc
+            raise invalid_field("cursor", "not a cursor this list gave (pass next_cursor back unchanged)") from exc
     else:
         after = None
     doc = m.DocumentRow

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Iterator
@@ -45,8 +45,9 @@ from billing.domain.engine import _active_at_end as active_at_end  # the engine'
 from billing.domain.engine import _plan_on as plan_on
 from billing.domain.records import ACCESS, CHARGING_STATES
 from billing.domain.state import AccountState
-from billing.errors import InvalidInput
+from billing.errors import invalid_field
 from billing.money import fmt, round_money, to_huf
+from proration.days import month_end
 from invoices.vat import monthly_price
 
 STATES = tuple(ACCESS)
@@ -99,25 +100,17 @@ def month_param(value: str | None, processed: date | None) -> tuple[date, date]:
     """(first, last day) of a YYYY-MM month; by default the month of the last processed day."""
     if value is None:
         if processed is None:
-            raise _invalid_month("the cycle has not run yet: give a month")
-        return processed.replace(day=1), _month_end(processed)
+            raise invalid_field("month", "the cycle has not run yet: give a month")
+        return processed.replace(day=1), month_end(processed)
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise _invalid_month("a month is YYYY-MM")
+        raise invalid_field("month", "a month is YYYY-MM")
     if int(value[:4]) < 2000:
-        raise _invalid_month("a month of this century or later")
+        raise invalid_field("month", "a month of this century or later")
     first = date(int(value[:4]), int(value[5:]), 1)
     if processed is None or processed < first:
-        raise _invalid_month(f"no day of {value} has been processed yet (last processed day: "
+        raise invalid_field("month", f"no day of {value} has been processed yet (last processed day: "
                              f"{processed.isoformat() if processed else 'none'})")
-    return first, _month_end(first)
-
-
-def _invalid_month(message: str) -> InvalidInput:
-    return InvalidInput(f"invalid month: {message}", {"errors": [{"field": "month", "message": message}]})
-
-
-def _month_end(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return first, month_end(first)
 
 
 def mrr_report(session: Session, month: str | None) -> dict[str, Any]:
