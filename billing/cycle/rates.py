@@ -35,6 +35,7 @@ from billing.db.base import utcnow
 from billing.db.queries import among
 from billing.db.session import make_read_factory
 from billing.domain import records as r
+from billing.domain.reversals import PAYMENT_REVERSED, payment_of
 from billing.domain.state import AccountState, InvoiceState
 from billing.logs import get_logger
 
@@ -175,7 +176,8 @@ def advance_account(session: Session, ctx: DbContext, account: m.Account, state:
 
 def _terminates_behind_a_wait(session: Session, account: m.Account, state: AccountState,
                               events: list[r.Event], until: date, waits: bool) -> bool:
-    if not any(e.type == "account.terminated" and e.day <= until for e in events):
+    # A termination's refund and a payment's return both credit invoices, which need numbers.
+    if not any(e.type in ("account.terminated", PAYMENT_REVERSED) and e.day <= until for e in events):
         return False
     return waits or any(
         e.type == "payment.received" and e.day <= until
@@ -232,6 +234,9 @@ def _issue_account(factory: sessionmaker, account_id: str, until: date, memo: Me
             writes.issue_document(session, account, draft)  # the document, its VAT booking, its NAV report
             session.delete(row)
             state.invoices.append(InvoiceState(draft.number, draft.gross))
+            payment = payment_of(state, draft.event_id)
+            if payment is not None:  # a return of the payment reduces this invoice (reversals.py)
+                payment.invoice = draft.number
             issued += 1
         if issued:
             # Its version is raised, so a step prepared from the state before is computed again.

@@ -17,6 +17,7 @@ from billing.domain.records import (CHARGING_STATES, Allocation, CycleConfig, Do
                                     RefundOrder, RefundPart, Rejection, StateChange)
 from billing.domain.adjustments import ADJUSTMENTS, apply_adjustment
 from billing.domain.credit_notes import credit_latest_invoices
+from billing.domain.reversals import PAYMENT_REVERSED, payment_of, reverse_payment
 from billing.domain.state import AccountState, CoveredLine, InvoiceState, PaymentState, ProformaState
 from billing.money import quantum, round_money, round_quantity
 from invoices.documents import VatTreatment
@@ -167,6 +168,9 @@ def _apply_events(run: _Run, day: date, events: list[Event], activated_today: se
         if event.type in ADJUSTMENTS:  # a correction is due on a closed account too (adjustments.py)
             apply_adjustment(run, day, event)
             continue
+        if event.type == PAYMENT_REVERSED:  # the money left, whatever the account's state (reversals.py)
+            reverse_payment(run, day, event)
+            continue
         if st.status in ("terminated", "expired"):
             run.rejections.append(Rejection(event.id, day, f"account is {st.status}"))
             continue
@@ -238,7 +242,8 @@ def _credit_payment(run: _Run, day: date, event: Event) -> None:
     run.post(day, "payment", amount, f"clearing:{method}", event_id=event.id,
              details={"method": method, "reference": event.data.get("reference"),
                       "external_id": event.data.get("external_id")})
-    st.payments.append(PaymentState(event.id, event.data.get("external_id"), method, amount))
+    payment = PaymentState(event.id, event.data.get("external_id"), method, amount)
+    st.payments.append(payment)
     st.paid_ever = True
     remaining = amount
     lines: list[DraftLine] = []
@@ -249,6 +254,7 @@ def _credit_payment(run: _Run, day: date, event: Event) -> None:
         remaining -= share
         lines += paid
     number = run.ctx.allocate_number("invoice", day)
+    payment.invoice = number
     run.documents.append(_with_lines(DocumentDraft(
         number=number, kind="invoice", account_id=run.profile.account_id, issue_date=day, due_date=day,
         fulfilment_date=day, currency=run.currency, gross=amount, lines=(), payment_method=method,
@@ -345,10 +351,9 @@ def _pay(run: _Run, day: date, event_id: str, available: Decimal,
     """Allocate a payment to a proforma: the share and the invoice lines it pays (§4)."""
     paid_before = proforma.paid
     share = _allocate(run, day, event_id, available, proforma)
-    lines = _paid_lines(proforma, paid_before, share) if share > 0 else []
-    if proforma.unpaid <= 0:
-        proforma.lines = ()  # paid: nothing more is invoiced from it, so the state keeps no lines
-    return share, lines
+    # A paid proforma keeps its lines: a return of the payment re-opens it, and the next payment's
+    # invoice states the seat-days again.
+    return share, _paid_lines(proforma, paid_before, share) if share > 0 else []
 
 
 def _allocate(run: _Run, day: date, event_id: str, available: Decimal, proforma: ProformaState) -> Decimal:
@@ -357,6 +362,9 @@ def _allocate(run: _Run, day: date, event_id: str, available: Decimal, proforma:
     if share > 0:
         proforma.paid += share
         run.allocations.append(Allocation(event_id, proforma.number, share, day))
+        payment = payment_of(run.state, event_id)
+        if payment is not None:  # what a return of the payment undoes (reversals.py)
+            payment.allocations.append((proforma.number, share))
     return max(share, Decimal(0))
 
 
@@ -508,7 +516,7 @@ def _order_refund(run: _Run, day: date, amount: Decimal, event: Event, details: 
     parts = []
     remaining = amount
     for payment in reversed(st.payments):  # the latest payments are refunded first
-        share = min(remaining, payment.amount - payment.refunded)
+        share = min(remaining, payment.held)
         if share <= 0:
             continue
         payment.refunded += share

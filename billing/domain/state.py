@@ -49,6 +49,16 @@ class PaymentState:
     method: str
     amount: Decimal
     refunded: Decimal = Decimal(0)
+    # What a return or an outside refund of it must undo (CONTRACT §5a): its invoice, and its
+    # shares of the proformas it paid, in the order they were allocated.
+    invoice: str | None = None
+    allocations: list[tuple[str, Decimal]] = field(default_factory=list)
+    reversed: Decimal = Decimal(0)
+
+    @property
+    def held(self) -> Decimal:
+        """What of it is still the customer's money with us: neither refunded nor reversed."""
+        return self.amount - self.refunded - self.reversed
 
 
 @dataclass
@@ -87,6 +97,8 @@ class AccountState:
         clone.active_users = list(self.active_users)
         clone.proformas = [_shallow(p) for p in self.proformas]
         clone.payments = [_shallow(p) for p in self.payments]
+        for payment in clone.payments:
+            payment.allocations = list(payment.allocations)
         clone.invoices = [_shallow(i) for i in self.invoices]
         return clone
 
@@ -109,8 +121,7 @@ class AccountState:
             "paid_ever": self.paid_ever, "terminated_on": _date_text(self.terminated_on),
             "expired_on": _date_text(self.expired_on),
             "proformas": [_proforma_json(p) for p in self.proformas],
-            "payments": [{"event_id": p.event_id, "external_id": p.external_id, "method": p.method,
-                          "amount": str(p.amount), "refunded": str(p.refunded)} for p in self.payments],
+            "payments": [_payment_json(p) for p in self.payments],
             "invoices": [{"number": i.number, "gross": str(i.gross), "credited": str(i.credited),
                           "modifications": i.modifications} for i in self.invoices],
         }
@@ -136,10 +147,21 @@ class AccountState:
                                      _date_or_none(p.get("period_end")), _lines_from_json(p.get("lines")))
                        for p in get("proformas") or ()],
             payments=[PaymentState(p["event_id"], p.get("external_id"), p["method"], Decimal(p["amount"]),
-                                   Decimal(p.get("refunded", "0"))) for p in get("payments") or ()],
+                                   Decimal(p.get("refunded", "0")), p.get("invoice"),
+                                   [(number, Decimal(amount)) for number, amount in p.get("allocations") or ()],
+                                   Decimal(p.get("reversed", "0"))) for p in get("payments") or ()],
             invoices=[InvoiceState(i["number"], Decimal(i["gross"]), Decimal(i.get("credited", "0")),
                                    int(i.get("modifications", 0))) for i in get("invoices") or ()],
         )
+
+
+def _payment_json(p: PaymentState) -> dict[str, Any]:
+    data = {"event_id": p.event_id, "external_id": p.external_id, "method": p.method,
+            "amount": str(p.amount), "refunded": str(p.refunded), "invoice": p.invoice,
+            "allocations": [[number, str(amount)] for number, amount in p.allocations]}
+    if p.reversed:
+        data["reversed"] = str(p.reversed)
+    return data
 
 
 def _proforma_json(p: ProformaState) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.base import AwareDateTime, Base, ExactDecimal, utcnow
@@ -54,11 +54,16 @@ class CardPayment(Base):
 
 
 class BankEntry(Base):
-    """One booked credit of a CAMT.053 statement, keyed by its stable entry id.
+    """One transaction (TxDtls) of a booked entry of a CAMT.053 statement, credit or debit, keyed
+    by its stable id within the statement's account (camt053.entry_key).
 
-    status: matched (proforma number found, booked), unmatched (no usable proforma number),
-    assigned (finance booked it to an account by hand), rejected (a proforma was found but the
-    payment cannot be booked to its account: `reason`). `event_id` is set once booked."""
+    A credit's status: matched (proforma number found, booked), unmatched (no usable proforma
+    number, or a batch the statement does not itemise: `batch`), assigned (finance booked it to an
+    account by hand), rejected (it cannot be booked: `reason`), reversed (booked, and its money
+    went back: `reversed_amount`), returned (its money went back before it was ever booked),
+    ignored (the bank taking back one of its own debits). `event_id` is set once booked.
+    A debit's status: reversal (it returned the credit `reverses`) or ignored (not a payment of
+    ours; kept, so that a credit imported after its return is still reversed)."""
 
     __tablename__ = "bank_entries"
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
@@ -78,6 +83,35 @@ class BankEntry(Base):
     event_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    direction: Mapped[str] = mapped_column(String(6), default="credit", server_default="credit")
+    refs: Mapped[str | None] = mapped_column(Text)  # the transaction's ids, one per line
+    returned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    batch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reverses: Mapped[str | None] = mapped_column(String(255))
+    reversed_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    return_reason: Mapped[str | None] = mapped_column(String(35))
+    bank_reference: Mapped[str | None] = mapped_column(String(255))
+
+
+class PaymentReversal(Base):
+    """A payment whose money went back (CONTRACT §5a): a bank return, a refund made in Stripe's
+    dashboard, a dispute's withdrawn funds. `key` names it at its source (the returning debit's
+    entry id, the charge's refunded total, the dispute id), so a second import or a redelivered
+    webhook finds it; `event_id` is the payment.reversed event the cycle applies."""
+
+    __tablename__ = "payment_reversals"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    source: Mapped[str] = mapped_column(String(20))  # bank_return | stripe_refund | stripe_dispute
+    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    payment_event_id: Mapped[str] = mapped_column(String(128), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    day: Mapped[date] = mapped_column(Date)
+    event_id: Mapped[str] = mapped_column(String(128))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
 
 
 class CheckoutSession(Base):

@@ -29,11 +29,9 @@ from billing.domain import records as r
 from billing.errors import Conflict, InvalidInput, NotFound, Unavailable
 from billing.dates import local_day
 from billing.events import ingest
-from billing.money import fmt, quantum
+from billing.money import fmt, has_currency_precision, quantum
 from billing.payments import models as pm
-from billing.payments.camt053 import BankCredit, BankStatement, parse_statements
 from billing.payments.errors import GatewayError, GatewayNotConfigured, UnattributedPayment
-from billing.payments.matching import find_proforma_numbers
 from billing.payments.stripe_amounts import from_stripe_amount
 from billing.payments.stripe_gateway import StripeGateway, payment_from_event, refund_from_event
 
@@ -288,76 +286,20 @@ def _post_refund_paid(session: Session, card: pm.CardRefund, at: datetime) -> No
 # -- bank statements --------------------------------------------------------------------------
 
 def import_bank_statement(factory: sessionmaker, data: bytes) -> dict:
-    """Book each credit of a CAMT.053 file once. A malformed file raises CamtError (422) before
-    anything is written; the whole file is then one transaction."""
-    statements = parse_statements(data)
-    results: list[dict] = []
-    with factory.begin() as session:
-        for statement in statements:
-            for credit in statement.entries:
-                results.append(_import_credit(session, statement, credit))
-    counts = {status: sum(1 for e in results if e["result"] == status)
-              for status in ("booked", "duplicate", "unmatched", "rejected")}
-    return {"statements": [s.statement_id for s in statements], **counts, "entries": results}
+    from billing.payments.bank_import import import_bank_statement as run_import
 
-
-def _import_credit(session: Session, statement: BankStatement, credit: BankCredit) -> dict:
-    base = {"entry_id": credit.entry_id, "booking_date": credit.booking_date.isoformat(),
-            "amount": fmt(credit.amount, credit.currency), "currency": credit.currency}
-    claimed = insert_new(session, pm.BankEntry, {
-        "entry_id": credit.entry_id, "statement_id": statement.statement_id, "iban": statement.iban,
-        "booking_date": credit.booking_date, "amount": credit.amount, "currency": credit.currency,
-        "remittance": credit.remittance, "debtor_name": credit.debtor_name, "debtor_iban": credit.debtor_iban,
-        "status": "unmatched"})
-    if not claimed:
-        earlier = session.scalars(select(pm.BankEntry).where(pm.BankEntry.entry_id == credit.entry_id)).one()
-        return {**base, "result": "duplicate", "status": earlier.status}
-    number, account_id, reason = _match(session, credit)
-    if account_id is None:
-        _set_entry(session, credit.entry_id, proforma_number=number, reason=reason)
-        return {**base, "result": "unmatched", "proforma_number": number, "reason": reason}
-    event_id = _event_id("bank", credit.entry_id)
-    reason = _book(session, _payment_event(event_id, account_id, booking_instant(credit.booking_date),
-                                           credit.amount, credit.currency, "bank_transfer", number,
-                                           credit.entry_id))
-    if reason is not None:
-        _set_entry(session, credit.entry_id, status="rejected", proforma_number=number,
-                   account_id=account_id, reason=reason)
-        return {**base, "result": "rejected", "proforma_number": number, "account_id": account_id,
-                "reason": reason}
-    _set_entry(session, credit.entry_id, status="matched", proforma_number=number, account_id=account_id,
-               event_id=event_id)
-    return {**base, "result": "booked", "proforma_number": number, "account_id": account_id,
-            "payment_event_id": event_id}
-
-
-def _match(session: Session, credit: BankCredit) -> tuple[str | None, str | None, str | None]:
-    """(proforma number, its account, why unmatched) from the remittance text."""
-    numbers = find_proforma_numbers(credit.remittance)
-    if not numbers:
-        return None, None, "no proforma number in the remittance"
-    rows = [row for row in (session.get(m.DocumentRow, n) for n in numbers) if row is not None
-            and row.kind == "proforma"]
-    if not rows:
-        return numbers[0], None, f"{', '.join(numbers)}: no such proforma"
-    accounts = {row.account_id for row in rows}
-    if len(accounts) > 1:
-        return rows[0].number, None, "the remittance names proformas of several accounts"
-    return rows[0].number, rows[0].account_id, None
-
-
-def _set_entry(session: Session, entry_id: str, **values) -> None:
-    session.execute(update(pm.BankEntry).where(pm.BankEntry.entry_id == entry_id).values(
-        updated_at=datetime.now(timezone.utc), **values))
+    return run_import(factory, data)
 
 
 def _bank_entry_json(row: pm.BankEntry) -> dict:
-    return {"entry_id": row.entry_id, "statement_id": row.statement_id, "iban": row.iban,
+    return {"entry_id": row.entry_id, "bank_reference": row.bank_reference, "statement_id": row.statement_id,
+            "iban": row.iban,
             "booking_date": row.booking_date.isoformat(), "amount": fmt(row.amount, row.currency),
             "currency": row.currency, "remittance": row.remittance, "debtor_name": row.debtor_name,
             "debtor_iban": row.debtor_iban, "proforma_number": row.proforma_number,
             "account_id": row.account_id, "status": row.status, "reason": row.reason,
-            "payment_event_id": row.event_id}
+            "payment_event_id": row.event_id, "direction": row.direction, "batch": row.batch,
+            "reversed_amount": fmt(row.reversed_amount, row.currency)}
 
 
 def _card_payment_json(row: pm.CardPayment) -> dict:
@@ -392,8 +334,13 @@ def assign_bank_entry(factory: sessionmaker, entry_id: str, account_id: Any) -> 
                               .with_for_update()).first()
         if row is None:
             raise NotFound(f"no bank entry {entry_id}")
-        if row.status not in ("unmatched", "rejected"):
+        if row.status not in ("unmatched", "rejected") or row.direction != "credit":
             raise Conflict(f"bank entry {entry_id} is already {row.status}")
+        if row.batch:  # CONTRACT §5a: a batch holds several payers' money, never one account's
+            raise Conflict(f"bank entry {entry_id} is a batch the statement does not itemise; "
+                           "book its transactions one by one")
+        if not has_currency_precision(row.amount, row.currency):
+            raise Conflict(f"bank entry {entry_id}: {row.amount} has more decimals than {row.currency} has")
         if session.get(m.Account, account_id) is None:
             raise NotFound(f"no account {account_id}")
         event_id = _event_id("bank", entry_id)

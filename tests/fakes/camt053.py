@@ -11,6 +11,19 @@ from lxml import etree
 
 
 @dataclass(frozen=True)
+class Tx:
+    """One TxDtls of a batch entry."""
+    amount: str | None
+    unstructured: tuple[str, ...] = ()
+    structured_ref: str | None = None
+    end_to_end_id: str | None = None
+    additional_tx_info: str | None = None
+    debtor_name: str | None = None
+    debtor_iban: str | None = None
+    return_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Entry:
     amount: str
     credit: bool = True
@@ -27,6 +40,11 @@ class Entry:
     debtor_name: str | None = None
     debtor_iban: str | None = None
     reversal: bool = False
+    additional_tx_info: str | None = None
+    return_reason: str | None = None  # TxDtls/RtrInf/Rsn/Cd
+    family_code: str | None = None    # BkTxCd/Domn/Fmly/SubFmlyCd, e.g. RRTN
+    transactions: tuple[Tx, ...] = ()  # a batch: these TxDtls instead of the entry's own one
+    batch_count: int | None = None     # NtryDtls/Btch/NbOfTxs
 
 
 @dataclass(frozen=True)
@@ -71,25 +89,52 @@ def _entry(stmt, entry: Entry, version: int) -> None:
         _sub(_sub(ntry, "ValDt"), "Dt", entry.booking_date or entry.booking_datetime[:10])
     if entry.acct_svcr_ref:
         _sub(ntry, "AcctSvcrRef", entry.acct_svcr_ref)
-    _sub(_sub(_sub(ntry, "BkTxCd"), "Prtry"), "Cd", "TRF")
-    tx = _sub(_sub(ntry, "NtryDtls"), "TxDtls")
-    if entry.end_to_end_id:
-        _sub(_sub(tx, "Refs"), "EndToEndId", entry.end_to_end_id)
-    if entry.debtor_name or entry.debtor_iban:
-        parties = _sub(tx, "RltdPties")
-        if entry.debtor_name:
-            debtor = _sub(parties, "Dbtr")
-            _sub(_sub(debtor, "Pty") if version >= 8 else debtor, "Nm", entry.debtor_name)
-        if entry.debtor_iban:
-            _sub(_sub(_sub(parties, "DbtrAcct"), "Id"), "IBAN", entry.debtor_iban)
-    if entry.unstructured or entry.structured_ref:
-        info = _sub(tx, "RmtInf")
-        for line in entry.unstructured:
-            _sub(info, "Ustrd", line)
-        if entry.structured_ref:
-            _sub(_sub(_sub(info, "Strd"), "CdtrRefInf"), "Ref", entry.structured_ref)
+    code = _sub(ntry, "BkTxCd")
+    if entry.family_code:
+        domain = _sub(code, "Domn")
+        _sub(domain, "Cd", "PMNT")
+        family = _sub(domain, "Fmly")
+        _sub(family, "Cd", "RCDT")
+        _sub(family, "SubFmlyCd", entry.family_code)
+    _sub(_sub(code, "Prtry"), "Cd", "TRF")
+    details = _sub(ntry, "NtryDtls")
+    if entry.batch_count is not None:
+        _sub(_sub(details, "Btch"), "NbOfTxs", str(entry.batch_count))
+    txs = entry.transactions or (Tx(None, entry.unstructured, entry.structured_ref, entry.end_to_end_id,
+                                    entry.additional_tx_info, entry.debtor_name, entry.debtor_iban,
+                                    entry.return_reason),)
+    for item in txs:
+        _tx(details, item, entry.currency, version)
     if entry.additional_info:
         _sub(ntry, "AddtlNtryInf", entry.additional_info)
+
+
+def _tx(details, item: Tx, currency: str, version: int) -> None:
+    tx = _sub(details, "TxDtls")
+    if item.end_to_end_id:
+        _sub(_sub(tx, "Refs"), "EndToEndId", item.end_to_end_id)
+    if item.amount is not None:
+        if version >= 4:
+            _sub(tx, "Amt", item.amount, Ccy=currency)
+        else:
+            _sub(_sub(_sub(tx, "AmtDtls"), "TxAmt"), "Amt", item.amount, Ccy=currency)
+    if item.debtor_name or item.debtor_iban:
+        parties = _sub(tx, "RltdPties")
+        if item.debtor_name:
+            debtor = _sub(parties, "Dbtr")
+            _sub(_sub(debtor, "Pty") if version >= 8 else debtor, "Nm", item.debtor_name)
+        if item.debtor_iban:
+            _sub(_sub(_sub(parties, "DbtrAcct"), "Id"), "IBAN", item.debtor_iban)
+    if item.unstructured or item.structured_ref:
+        info = _sub(tx, "RmtInf")
+        for line in item.unstructured:
+            _sub(info, "Ustrd", line)
+        if item.structured_ref:
+            _sub(_sub(_sub(info, "Strd"), "CdtrRefInf"), "Ref", item.structured_ref)
+    if item.return_reason:
+        _sub(_sub(_sub(tx, "RtrInf"), "Rsn"), "Cd", item.return_reason)
+    if item.additional_tx_info:
+        _sub(tx, "AddtlTxInf", item.additional_tx_info)
 
 
 def _statement(parent, statement: Statement, version: int) -> None:

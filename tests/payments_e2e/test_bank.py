@@ -18,7 +18,7 @@ STATEMENT = Statement(entries=(
           debtor_iban=DEBTOR_IBAN),
     # the right proforma, the wrong currency: rejected, never half-booked
     Entry("26.00", currency="EUR", acct_svcr_ref="B-4", unstructured=("PRO-2026-000001",)),
-    # our own outgoing transfer: not a credit, not read at all
+    # our own outgoing transfer, naming a proforma but for another amount: not a payment, ignored
     Entry("1200", credit=False, acct_svcr_ref="B-5", unstructured=("PRO-2026-000001",)),
 ))
 
@@ -33,22 +33,24 @@ def prepare(api):
 def test_statement_upload_matching_and_allocation(api):
     prepare(api)
     answer = api.upload(build_statement(STATEMENT))
-    assert (answer["booked"], answer["duplicate"], answer["unmatched"], answer["rejected"]) == (2, 0, 1, 1)
-    results = {e["entry_id"]: e for e in answer["entries"]}
+    assert (answer["booked"], answer["duplicate"], answer["unmatched"], answer["rejected"], answer["ignored"],
+            answer["reversed"]) == (2, 0, 1, 1, 1, 0)
+    results = {e["bank_reference"]: e for e in answer["entries"]}
+    ids = {ref: e["entry_id"] for ref, e in results.items()}
     assert results["B-1"]["result"] == "booked" and results["B-1"]["account_id"] == "acme"
     assert results["B-1"]["proforma_number"] == "PRO-2026-000001"
     assert results["B-2"]["result"] == "unmatched"
     assert results["B-3"]["result"] == "booked" and results["B-3"]["account_id"] == "beta"
     assert results["B-4"]["result"] == "rejected" and "HUF" in results["B-4"]["reason"]
-    assert "B-5" not in results
+    assert results["B-5"]["result"] == "ignored" and results["B-5"]["direction"] == "debit"
 
     again = api.upload(build_statement(STATEMENT), content_type="text/xml; charset=utf-8")
-    assert (again["booked"], again["duplicate"]) == (0, 4)
+    assert (again["booked"], again["duplicate"]) == (0, 5)
     payments = [e for e in api.table(m.Event) if e.type == "payment.received"]
     assert sorted((e.account_id, e.data["amount"]) for e in payments) == [("acme", "5000"), ("beta", "6000")]
     acme_payment = next(e for e in payments if e.account_id == "acme")
-    assert acme_payment.id == "bank:B-1" and acme_payment.data["method"] == "bank_transfer"
-    assert acme_payment.data["external_id"] == "B-1" and acme_payment.data["reference"] == "PRO-2026-000001"
+    assert acme_payment.id == f"bank:{ids['B-1']}" and acme_payment.data["method"] == "bank_transfer"
+    assert acme_payment.data["external_id"] == ids["B-1"] and acme_payment.data["reference"] == "PRO-2026-000001"
     assert acme_payment.occurred_at.isoformat() == "2026-03-18T11:00:00+00:00"  # 12:00 in Budapest (CET)
 
     api.run("2026-03-18")
@@ -68,15 +70,16 @@ def test_statement_upload_matching_and_allocation(api):
     assert api.post("/v1/documents/PRO-2026-000001/checkout", expect=201).json()["amount"] == "5312"
 
     unmatched = api.get("/v1/payments/unmatched").json()["entries"]
-    assert [(u["entry_id"], u["status"]) for u in unmatched] == [("B-2", "unmatched"), ("B-4", "rejected")]
-    assert api.post("/v1/payments/unmatched/B-2/assign", {"account_id": "ghost"}).status_code == 404
-    assert api.post("/v1/payments/unmatched/B-2/assign", {"account": "acme"}).status_code == 422
+    assert [(u["bank_reference"], u["status"]) for u in unmatched] == [("B-2", "unmatched"), ("B-4", "rejected")]
+    b2, b4 = ids["B-2"], ids["B-4"]
+    assert api.post(f"/v1/payments/unmatched/{b2}/assign", {"account_id": "ghost"}).status_code == 404
+    assert api.post(f"/v1/payments/unmatched/{b2}/assign", {"account": "acme"}).status_code == 422
     # EUR into a HUF account stays refused
-    assert api.post("/v1/payments/unmatched/B-4/assign", {"account_id": "acme"}).status_code == 422
-    assigned = api.post("/v1/payments/unmatched/B-2/assign", {"account_id": "acme"}, expect=200).json()
-    assert assigned["status"] == "assigned" and assigned["payment_event_id"] == "bank:B-2"
-    assert api.post("/v1/payments/unmatched/B-2/assign", {"account_id": "acme"}).status_code == 409
-    assert [u["entry_id"] for u in api.get("/v1/payments/unmatched").json()["entries"]] == ["B-4"]
+    assert api.post(f"/v1/payments/unmatched/{b4}/assign", {"account_id": "acme"}).status_code == 422
+    assigned = api.post(f"/v1/payments/unmatched/{b2}/assign", {"account_id": "acme"}, expect=200).json()
+    assert assigned["status"] == "assigned" and assigned["payment_event_id"] == f"bank:{b2}"
+    assert api.post(f"/v1/payments/unmatched/{b2}/assign", {"account_id": "acme"}).status_code == 409
+    assert [u["entry_id"] for u in api.get("/v1/payments/unmatched").json()["entries"]] == [b4]
 
     api.run("2026-03-19")  # the 18 March credit arrives late: it is posted on 19 March
     acme = api.document("PRO-2026-000001")
