@@ -309,3 +309,9 @@ class PortalLinkIn(Strict):
 
 class AssignIn(Strict):
     account_id: Identifier
+
+
+class RefundPaidIn(Strict):
+    """Finance marks a refund's bank payout done (CONTRACT §5a)."""
+    paid_on: date
+    reference: Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[^\x00-\x1f\x7f]+$")]

@@ -13,6 +13,8 @@ from billing.http import auth
 from billing.http.params import release
 from billing.errors import Unavailable
 from billing.payments import usecases
+from billing.payments.bank_import import import_bank_statement
+from billing.payments.reversals import list_reversals
 from billing.views.documents import get_document_row
 from schemas.api import AssignIn
 from billing.payments.errors import PaymentsError
@@ -68,12 +70,19 @@ def register_payment_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
             raise UnsupportedMediaType(f"send the CAMT.053 file as the raw body with Content-Type {XML_TYPES[0]}",
                                        {"errors": [{"field": "content-type", "message": content_type or "missing"}]})
         body = await request.body()
-        return await run_in_threadpool(usecases.import_bank_statement, factory, body)
+        return await run_in_threadpool(import_bank_statement, factory, body)
 
     @app.get("/v1/payments/unmatched", tags=["payments"])
     def get_unmatched(principal: auth.Principal = Depends(principal_dep), session: Session = Depends(session_dep)):
         auth.require(principal, "finance")
         return usecases.unmatched(session)
+
+    @app.get("/v1/payments/reversals", tags=["payments"])
+    def get_reversals(account_id: str | None = None, principal: auth.Principal = Depends(principal_dep),
+                      session: Session = Depends(session_dep)):
+        """Payments whose money went back (bank returns, refunds and disputes made in Stripe)."""
+        auth.require(principal, "finance")
+        return list_reversals(session, account_id)
 
     @app.post("/v1/payments/unmatched/{entry_id}/assign", tags=["payments"])
     def post_assign(entry_id: str, body: AssignIn, principal: auth.Principal = Depends(principal_dep),

@@ -88,8 +88,9 @@ def _customer_sums(entries: list[m.JournalEntry]) -> dict[str, dict[str, Decimal
         per[e.account_id]["ledger"] += e.amount
         bucket = ("payments" if e.kind == "payment" else "charges" if e.kind in CHARGE_KINDS
                   else "reversals" if e.kind == "charge_reversal" else "refunds" if e.kind == "refund"
-                  else "credits" if e.kind == "credit" else "other")
-        per[e.account_id][bucket] += -e.amount if bucket in ("charges", "refunds") else e.amount
+                  else "credits" if e.kind == "credit" else "returned" if e.kind == "payment_reversal"
+                  else "other")
+        per[e.account_id][bucket] += -e.amount if bucket in ("charges", "refunds", "returned") else e.amount
     return per
 
 
@@ -103,7 +104,8 @@ def check_account_balances(session: Session, entries: list[m.JournalEntry], sums
     failures = []
     for account in session.scalars(select(m.Account).order_by(m.Account.id)):
         s = per.get(account.id, defaultdict(lambda: ZERO))
-        expected = s["payments"] - s["charges"] - ordered[account.id] + s["reversals"] + s["credits"]
+        expected = (s["payments"] - s["returned"] - s["charges"] - ordered[account.id] + s["reversals"]
+                    + s["credits"])
         postings = -_balance(sums, f"customer:{account.id}", account.currency)
         state_row = session.get(m.AccountStateRow, account.id)
         projection = None
@@ -111,7 +113,7 @@ def check_account_balances(session: Session, entries: list[m.JournalEntry], sums
             projection = AccountState.from_json(state_row.state).balance
         problems = []
         if s["ledger"] != expected:
-            problems.append("ledger != payments - charges - refunds + reversals + credits")
+            problems.append("ledger != payments - returned - charges - refunds + reversals + credits")
         if s["other"] != 0:
             problems.append("entries of an unknown kind")
         if postings != s["ledger"]:
@@ -123,11 +125,12 @@ def check_account_balances(session: Session, entries: list[m.JournalEntry], sums
             failures.append({"account_id": account.id, "problems": problems, "ledger": fmt(s["ledger"], c),
                              "payments": fmt(s["payments"], c), "charges": fmt(s["charges"], c),
                              "refunds": fmt(ordered[account.id], c), "reversals": fmt(s["reversals"], c),
-                             "credits": fmt(s["credits"], c),
+                             "credits": fmt(s["credits"], c), "returned": fmt(s["returned"], c),
                              "postings": fmt(postings, c),
                              "projection": fmt(projection, c) if projection is not None else None})
     return _check("account_balances", failures,
-                  "each account: ledger balance = payments − charges − refunds (+ reversals, + credits)")
+                  "each account: ledger balance = payments − returned payments − charges − refunds "
+                  "(+ reversals, + credits)")
 
 
 def check_payment_events(session: Session) -> dict:
@@ -211,21 +214,25 @@ def payments_by_channel(session: Session, entries: list[m.JournalEntry], sums,
             flows[(method or "unknown", e.currency)]["payments"] += e.amount
         elif e.kind == "refund_paid":
             flows[(method or "unknown", e.currency)]["refunds_paid"] += refund_paid.get(e.id, ZERO)
+        elif e.kind == "payment_reversal":
+            flows[(method or "unknown", e.currency)]["returned"] -= e.amount
     for (account, currency) in sums:
         if account.startswith("clearing:"):
             flows[(account.split(":", 1)[1], currency)]  # a clearing account with no flows still shows
     rows, failures = [], []
     for (method, currency), f in sorted(flows.items()):
         clearing = _balance(sums, f"clearing:{method}", currency)
-        expected = f["payments"] - f["refunds_paid"]
+        expected = f["payments"] - f["refunds_paid"] - f["returned"]
         row = {"channel": method, "currency": currency, "payments": fmt(f["payments"], currency),
-               "refunds_paid": fmt(f["refunds_paid"], currency), "clearing_balance": fmt(clearing, currency),
+               "refunds_paid": fmt(f["refunds_paid"], currency), "returned": fmt(f["returned"], currency),
+               "clearing_balance": fmt(clearing, currency),
                "expected_clearing": fmt(expected, currency), "ok": clearing == expected}
         rows.append(row)
         if not row["ok"]:
             failures.append(row)
     rows.extend(_received(session))
-    return rows, _check("clearing_accounts", failures, "clearing:{channel} = payments − refunds paid out")
+    return rows, _check("clearing_accounts", failures,
+                        "clearing:{channel} = payments − refunds paid out − payments returned")
 
 
 def _received(session: Session) -> list[dict]:
@@ -237,7 +244,8 @@ def _received(session: Session) -> list[dict]:
         key = ("received:stripe", card.currency)
         totals[key]["received"] += card.amount
         totals[key]["awaiting_cycle"] += card.amount if not applied.get(card.event_id, False) else ZERO
-    for entry in session.scalars(select(pm.BankEntry).where(pm.BankEntry.status.in_(("matched", "assigned")))):
+    for entry in session.scalars(select(pm.BankEntry).where(pm.BankEntry.status.in_(("matched", "assigned", "reversed")),
+                                                            pm.BankEntry.direction == "credit")):
         key = ("received:bank_statement", entry.currency)
         totals[key]["received"] += entry.amount
         totals[key]["awaiting_cycle"] += entry.amount if not applied.get(entry.event_id, False) else ZERO
@@ -247,9 +255,59 @@ def _received(session: Session) -> list[dict]:
     return rows
 
 
+def check_reversals(session: Session) -> dict:
+    """A payment whose money went back must have had every effect (CONTRACT §5a): each bank debit
+    that returned a booked credit has its reversal; each reversal the cycle has applied is posted
+    once, for its amount, and its credit note reduced the payment's invoice, unless that invoice
+    held nothing more by then; a reversal the cycle has gone past and not applied is a failure."""
+    failures = []
+    keys = set(session.scalars(select(pm.PaymentReversal.key)))
+    for debit in session.scalars(select(pm.BankEntry).where(pm.BankEntry.status == "reversal")):
+        credit = session.scalars(select(pm.BankEntry).where(pm.BankEntry.entry_id == debit.reverses)).first()
+        if credit is not None and credit.event_id and f"bank:{debit.entry_id}" not in keys:
+            failures.append({"bank_entry": debit.entry_id, "problem": "a return of a booked credit with no reversal"})
+    rejected = set(session.scalars(select(m.Rejection.event_id)))
+    pending = set(session.scalars(select(m.Event.id).join(m.PendingEvent, m.PendingEvent.seq == m.Event.seq)
+                                  .where(m.Event.type == "payment.reversed")))
+    for row in session.scalars(select(pm.PaymentReversal).order_by(pm.PaymentReversal.id)):
+        if row.event_id in rejected:
+            failures.append({"reversal": row.id, "problem": "the engine refused it: the money left, the ledger "
+                                                           "did not follow", "event_id": row.event_id})
+            continue
+        if row.event_id in pending:
+            through = session.scalar(select(m.AccountStateRow.through).where(
+                m.AccountStateRow.account_id == row.account_id))
+            if through is not None and through >= row.day:
+                failures.append({"reversal": row.id, "problem": "its day was processed but it was not applied"})
+            continue
+        posted = list(session.scalars(select(m.JournalEntry.amount).where(
+            m.JournalEntry.event_id == row.event_id, m.JournalEntry.kind == "payment_reversal")))
+        if len(posted) != 1:
+            failures.append({"reversal": row.id, "problem": f"posted {len(posted)} times"})
+            continue
+        notes = list(session.scalars(select(m.DocumentRow).where(m.DocumentRow.event_id == row.event_id,
+                                                                 m.DocumentRow.kind == "credit_note")))
+        if not notes and _invoice_holds(session, row.payment_event_id, row.day):
+            failures.append({"reversal": row.id, "problem": "no credit note for the invoice of the returned payment"})
+    return _check("reversals_applied", failures,
+                  "each returned payment is undone: reversal booked, posted once, its invoice credited")
+
+
+def _invoice_holds(session: Session, payment_event_id: str, day: date) -> bool:
+    invoice = session.scalars(select(m.DocumentRow).where(m.DocumentRow.event_id == payment_event_id,
+                                                          m.DocumentRow.kind == "invoice")).first()
+    if invoice is None:
+        return False
+    credited = sum((-note.gross for note in session.scalars(select(m.DocumentRow).where(
+        m.DocumentRow.kind == "credit_note", m.DocumentRow.account_id == invoice.account_id,
+        m.DocumentRow.issue_date <= day)) if invoice.number in note.body.get("references", [])), Decimal(0))
+    return credited < invoice.gross
+
+
 def unmatched_credits(session: Session, as_of: date) -> dict:
     bank = list(session.scalars(select(pm.BankEntry).where(
-        pm.BankEntry.status.in_(("unmatched", "rejected")), pm.BankEntry.booking_date <= as_of)))
+        pm.BankEntry.status.in_(("unmatched", "rejected")), pm.BankEntry.direction == "credit",
+        pm.BankEntry.booking_date <= as_of)))
     cards = list(session.scalars(select(pm.CardPayment).where(pm.CardPayment.status == "parked")))
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for row in (*bank, *cards):
@@ -306,6 +364,7 @@ def reconcile(session: Session, as_of: date) -> dict[str, Any]:
         check_account_balances(session, entries, sums, as_of),
         check_payment_events(session),
         check_payments_invoiced(session),
+        check_reversals(session),
         clearing_check,
         check_refunds_payable(session, entries, sums, as_of, refund_paid),
         check_nav_status(session, as_of),

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.errors import InvalidInput
 from billing.money import fmt, has_currency_precision
 from billing.payments import models as pm
+from billing.payments.claims import insert_new
 from billing.payments.camt053 import BankStatement, BankTransaction, compact_account, parse_statements
 from billing.payments.matching import find_proforma_numbers
 from billing.payments.reversals import Reversal, book_reversal
@@ -97,8 +98,6 @@ def _base(tx: BankTransaction) -> dict:
 
 
 def _import(session: Session, statement: BankStatement, tx: BankTransaction) -> list[dict]:
-    from billing.payments.usecases import insert_new
-
     base = _base(tx)
     claimed = insert_new(session, pm.BankEntry, {
         "entry_id": tx.entry_id, "statement_id": statement.statement_id, "iban": compact_account(statement.account),

@@ -22,6 +22,7 @@ from billing.db import models as m
 from billing.domain.reversals import PAYMENT_REVERSED
 from billing.money import fmt
 from billing.payments import models as pm
+from billing.payments.claims import insert_new
 from invoices.documents import canonical_json
 
 SOURCES = ("bank_return", "stripe_refund", "stripe_dispute")
@@ -41,8 +42,6 @@ class Reversal:
 
 def book_reversal(session: Session, reversal: Reversal) -> tuple[pm.PaymentReversal, bool]:
     """The reversal's row and whether this call stored it (False: it was stored before)."""
-    from billing.payments.usecases import insert_new
-
     payment = session.scalars(select(m.Event).where(m.Event.id == reversal.payment_event_id)).one()
     account = session.get(m.Account, payment.account_id)
     # Never before the payment it undoes: the cycle applies an account's events in time order.

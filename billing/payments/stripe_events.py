@@ -166,3 +166,44 @@ def refund_from_event(event: Mapping[str, Any]) -> RefundNotice | None:
             newest = {**newest, "payment_intent": obj["payment_intent"]}
         return _refund_notice(event, newest)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyBackNotice:
+    """Card money that went back to the payer (CONTRACT §5a): a charge's refunded total (a
+    `charge.refunded`, which counts every refund of the charge, ours and the dashboard's) or a
+    dispute's withdrawn funds."""
+    stripe_event_id: str
+    kind: str  # "stripe_refund" | "stripe_dispute"
+    payment_intent_id: str
+    amount: Decimal  # for a refund: the charge's amount_refunded so far; for a dispute: its amount
+    currency: str
+    occurred_at: datetime
+    source_id: str  # the charge id, or the dispute id
+    reason: str | None
+    listed_refunds: tuple[tuple[str, Decimal, str | None], ...] = ()  # (id, amount, our metadata.reference)
+
+
+def money_back_from_event(event: Mapping[str, Any]) -> MoneyBackNotice | None:
+    kind = event.get("type")
+    if kind not in ("charge.refunded", "charge.dispute.funds_withdrawn"):
+        return None
+    obj = _object(event)
+    event_id = event.get("id", "?")
+    currency = _text(obj, "currency", event_id)
+    payment_intent = _id_of(obj.get("payment_intent"))
+    if payment_intent is None:
+        raise UnusableEvent(f"Stripe event {event_id}: no payment intent")
+    if kind == "charge.dispute.funds_withdrawn":
+        return MoneyBackNotice(event["id"], "stripe_dispute", payment_intent,
+                               from_stripe_amount(_field(obj, "amount", event_id), currency), currency.upper(),
+                               _occurred_at(event), _text(obj, "id", event_id), obj.get("reason") or None)
+    listed = _mapping(obj.get("refunds")).get("data")
+    refunds = tuple(
+        (str(r.get("id")), from_stripe_amount(r["amount"] if type(r.get("amount")) is int else 0, currency),
+         _mapping(r.get("metadata")).get("reference") or None)
+        for r in (listed if isinstance(listed, list) else []) if isinstance(r, Mapping)
+        and r.get("status") not in ("failed", "canceled"))
+    return MoneyBackNotice(event["id"], "stripe_refund", payment_intent,
+                           from_stripe_amount(_field(obj, "amount_refunded", event_id), currency), currency.upper(),
+                           _occurred_at(event), _text(obj, "id", event_id), None, refunds)

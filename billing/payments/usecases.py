@@ -31,8 +31,11 @@ from billing.dates import local_day
 from billing.events import ingest
 from billing.money import fmt, has_currency_precision, quantum
 from billing.payments import models as pm
+from billing.payments.claims import insert_new  # noqa: F401  (used here and by the payment modules)
 from billing.payments.errors import GatewayError, GatewayNotConfigured, UnattributedPayment
+from billing.payments.reversals import Reversal, book_reversal, reversed_total
 from billing.payments.stripe_amounts import from_stripe_amount
+from billing.payments.stripe_events import MoneyBackNotice, money_back_from_event
 from billing.payments.stripe_gateway import StripeGateway, payment_from_event, refund_from_event
 
 log = logging.getLogger("billing.payments")
@@ -43,20 +46,6 @@ FINAL_CARD_STATES = frozenset({"succeeded", "paid_out"})
 
 
 # -- shared helpers ---------------------------------------------------------------------------
-
-def insert_new(session: Session, model, values: dict) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True if this call inserted the row (the claim)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    # RETURNING gives a row only when this statement inserted (rowcount is not reliable for
-    # ON CONFLICT DO NOTHING across drivers); SQLite has RETURNING since 3.35.
-    inserted = session.execute(insert(model).values(**values).on_conflict_do_nothing()
-                               .returning(model.id)).first()
-    return inserted is not None
-
 
 def _event_id(prefix: str, external: str) -> str:
     """Our event id for an outside payment; hashed when the outside id would not fit the
@@ -202,9 +191,58 @@ def _dispatch(session: Session, event: dict) -> dict:
     if notice is not None:
         return _card_payment(session, notice)
     refund = refund_from_event(event)
-    if refund is not None:
-        return _refund_update(session, refund)
-    return {"outcome": "ignored"}
+    outcome = _refund_update(session, refund) if refund is not None else None
+    money_back = money_back_from_event(event)
+    if money_back is not None:
+        back = _money_back(session, money_back)
+        if outcome is None or outcome["outcome"] == "ignored_refund" or back["outcome"] != "no_outside_money_back":
+            return {**(outcome or {}), **back}
+    return outcome or {"outcome": "ignored"}
+
+
+def _money_back(session: Session, notice: MoneyBackNotice) -> dict:
+    """A refund made in Stripe's dashboard or a dispute's withdrawn funds: booked like a bank
+    return (billing/payments/reversals.py), once per refunded total or dispute."""
+    card = session.scalars(select(pm.CardPayment).where(pm.CardPayment.external_id == notice.payment_intent_id)).first()
+    if card is None or card.status != "booked" or not card.event_id:
+        return {"outcome": "ignored_money_back", "payment_intent": notice.payment_intent_id}
+    if notice.kind == "stripe_dispute":
+        amount, key = notice.amount, f"stripe-dispute:{notice.source_id}"
+    else:
+        ours = [row for row in session.scalars(select(pm.CardRefund).where(
+            pm.CardRefund.payment_intent_id == notice.payment_intent_id)) if row.closed_status != "failed"]
+        recorded = {row.stripe_refund_id for row in ours}
+        if any(reference and refund_id not in recorded for refund_id, _, reference in notice.listed_refunds):
+            # One of ours (we set metadata.reference) whose transaction has not committed yet.
+            raise Unavailable(f"a refund of {notice.payment_intent_id} is not recorded yet; retry")
+        already = reversed_total(session, card.event_id, "stripe_refund")
+        amount = notice.amount - sum((row.amount for row in ours), Decimal(0)) - already
+        if amount > 0 and not notice.listed_refunds and _refund_in_flight(session, card.account_id,
+                                                                          notice.payment_intent_id, amount):
+            raise Unavailable(f"a refund of {notice.payment_intent_id} is being sent; retry")
+        key = f"stripe-refunded:{notice.payment_intent_id}:{notice.amount}"
+    left = card.amount - reversed_total(session, card.event_id)
+    amount = min(amount, left)
+    if amount <= 0:
+        return {"outcome": "no_outside_money_back", "payment_intent": notice.payment_intent_id}
+    row, created = book_reversal(session, Reversal(
+        key=key, source=notice.kind, payment_event_id=card.event_id, amount=amount, at=notice.occurred_at,
+        reference=notice.source_id, reason=notice.reason,
+        details={"stripe_event_id": notice.stripe_event_id, "payment_intent": notice.payment_intent_id}))
+    log.warning("card payment %s: %s %s %s made outside the service, booked as a reversal",
+                notice.payment_intent_id, notice.kind, amount, notice.currency)
+    return {"outcome": "reversal_booked" if created else "duplicate_reversal", "reversal_id": row.id,
+            "payment_event_id": card.event_id, "amount": fmt(amount, card.currency)}
+
+
+def _refund_in_flight(session: Session, account_id: str, payment_intent_id: str, amount: Decimal) -> bool:
+    """Without the refunds list, a refunded total that is exactly a due card refund part of ours
+    is most likely that part, sent a moment ago and not recorded yet."""
+    refunds = list(session.scalars(select(m.RefundRow).where(m.RefundRow.account_id == account_id)))
+    latest = _latest_states(session, [x.id for x in refunds])
+    return any(part.get("external_id") == payment_intent_id and Decimal(part["amount"]) == amount
+               and getattr(latest.get((refund.id, index)), "status", "due") == "due"
+               for refund in refunds for index, part in enumerate(refund.parts))
 
 
 def _card_payment(session: Session, notice) -> dict:
@@ -281,14 +319,6 @@ def _post_refund_paid(session: Session, card: pm.CardRefund, at: datetime) -> No
                                    details={"refund_id": refund.id, "part_index": card.part_index,
                                             "stripe_refund_id": card.stripe_refund_id, "method": "card"},
                                    document_number=note))
-
-
-# -- bank statements --------------------------------------------------------------------------
-
-def import_bank_statement(factory: sessionmaker, data: bytes) -> dict:
-    from billing.payments.bank_import import import_bank_statement as run_import
-
-    return run_import(factory, data)
 
 
 def _bank_entry_json(row: pm.BankEntry) -> dict:
@@ -419,6 +449,51 @@ def _payout(session: Session, refund: m.RefundRow, part: dict, account: m.Accoun
             "note": None if iban else "IBAN unknown: ask the customer for the account to pay the refund to",
             "amount": fmt(Decimal(part["amount"]), refund.currency), "currency": refund.currency,
             "remittance": ", ".join(refund.credit_notes) or f"refund {refund.id}"}
+
+
+def mark_refund_paid(factory: sessionmaker, refund_id: int, paid_on: date, reference: str,
+                     today: date) -> tuple[dict, bool]:
+    """The bank payout of a refund's bank-transfer parts is done (CONTRACT §5a): each part gets
+    `paid_out` and its ledger posting, refunds payable → the bank (Dr refunds_payable, Cr
+    clearing:bank_transfer). A retry with the same day and reference answers the same; another
+    one is a 409. (the view, whether this call marked it)"""
+    with factory.begin() as session:
+        # FOR UPDATE: two finance clicks at once would both see the parts open and post twice.
+        refund = session.scalars(select(m.RefundRow).where(m.RefundRow.id == refund_id).with_for_update()).first()
+        if refund is None:
+            raise NotFound(f"no refund {refund_id}")
+        if paid_on > today:
+            raise InvalidInput("a payout cannot be paid in the future", {"errors": [
+                {"field": "paid_on", "message": f"on or before {today.isoformat()}"}]})
+        if paid_on < refund.day:
+            raise InvalidInput("paid before the termination it refunds", {"errors": [
+                {"field": "paid_on", "message": f"on or after {refund.day.isoformat()}"}]})
+        latest = _latest_states(session, [refund.id])
+        bank = [(index, part) for index, part in enumerate(refund.parts) if part.get("method") == "bank_transfer"]
+        if not bank:
+            raise Conflict(f"refund {refund_id} goes back by card through Stripe; there is no bank payout")
+        open_parts = [(index, part) for index, part in bank
+                      if getattr(latest.get((refund.id, index)), "status", "due") != "paid_out"]
+        if not open_parts:
+            done = {(row.info.get("paid_on"), row.info.get("reference")) for index, _ in bank
+                    if (row := latest[(refund.id, index)]) is not None}
+            if done == {(paid_on.isoformat(), reference)}:
+                return refund_view(session, refund, latest, today), False
+            raise Conflict(f"refund {refund_id} was already marked paid "
+                           f"({', '.join(f'{d} {ref}' for d, ref in sorted(done))})")
+        account = session.get(m.Account, refund.account_id)
+        note = refund.credit_notes[0] if refund.credit_notes else None
+        for index, part in open_parts:
+            amount = Decimal(part["amount"])
+            session.add(m.RefundStatusRow(refund_id=refund.id, part_index=index, status="paid_out",
+                                          info={"paid_on": paid_on.isoformat(), "reference": reference}))
+            add_posting(session, r.Posting(account.id, paid_on, "refund_paid", Decimal(0), refund.currency,
+                                           (("refunds_payable", amount), ("clearing:bank_transfer", -amount)),
+                                           details={"refund_id": refund.id, "part_index": index,
+                                                    "method": "bank_transfer", "reference": reference},
+                                           document_number=note))
+        session.flush()
+        return refund_view(session, refund, _latest_states(session, [refund.id]), today), True
 
 
 def refund_view(session: Session, refund: m.RefundRow, latest: dict, today: date) -> dict:

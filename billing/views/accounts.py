@@ -20,7 +20,7 @@ from billing.money import fmt
 # What the customer sees in the ledger and the statement: `credit` a goodwill credit (a credit note),
 # `correction` a memo without amount (a correction of an invoice's buyer data, billing/ops/corrections.py).
 CUSTOMER_KINDS = ("payment", "charge", "charge_correction", "charge_reversal", "clawback", "refund", "credit",
-                  "correction")
+                  "correction", "payment_reversal")
 
 
 def get_account(session: Session, account_id: str) -> m.Account:

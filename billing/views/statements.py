@@ -36,7 +36,7 @@ def statement(session: Session, account_id: str, month: str) -> Statement:
     lines: list[StatementLine] = []
     payments = charges = refunds = credits = Decimal(0)
     for row in (r for r in rows if r.day >= first):
-        if row.kind == "payment":
+        if row.kind in ("payment", "payment_reversal"):  # a returned payment is money that never stayed
             payments += row.amount
         elif row.kind == "refund":
             refunds -= row.amount
@@ -70,6 +70,8 @@ def _merge_line(lines: list[StatementLine], row: m.JournalEntry) -> list[Stateme
         "charge_reversal": "Charges reversed: no contract was formed",
         "clawback": "Discount clawback on termination",
         "refund": "Refund of the unused prepaid balance",
+        "payment_reversal": f"Payment returned ({row.details.get('source') or 'reversal'})"
+                            f" {row.details.get('reason') or ''}".strip(),
         "credit": f"Goodwill credit ({', '.join(row.details.get('credit_notes', []))}): {row.details.get('reason', '')}",
         "correction": f"Correction of the buyer data of {row.details.get('corrects')} ({row.document_number}): "
                       f"{row.details.get('reason', '')}",

@@ -62,12 +62,13 @@ def seed(api: Api, app) -> dict[str, list[Any]]:
     submitted = api.post("/v1/nav/submit", None, expect=200).json()
     assert submitted["submitted"], submitted
 
-    # One bank credit that names no proforma: GET /v1/payments/unmatched lists B-2.
+    # One bank credit that names no proforma: GET /v1/payments/unmatched lists it (the bank's B-2).
     statement = build_statement(Statement(entries=(
         Entry("7000", acct_svcr_ref="B-2", unstructured=("licence fee march",), debtor_name="Acme Kft."),)))
     answer = api.client.post("/v1/payments/bank-statements", content=statement,
                              headers={**AUTH, "Content-Type": "application/xml"})
     assert answer.status_code == 200 and answer.json()["unmatched"] == 1, answer.text
+    [credit] = answer.json()["entries"]
 
     # A webhook endpoint nobody listens on; one delivery pass with a budget of one attempt makes
     # every notice so far a dead letter.
@@ -85,7 +86,8 @@ def seed(api: Api, app) -> dict[str, list[Any]]:
         "month": ["2026-03"],
         "endpoint_id": [endpoint["id"]],
         "delivery_id": [row["id"] for row in dead[:3]],
-        "entry_id": ["B-2"],
+        "entry_id": [credit["entry_id"]],
+        "refund_id": [1],   # no refund in the story: its handler answers 404
     }
 
 

@@ -8,6 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
+from billing.payments.camt053 import entry_key
 from tests.e2e.conftest import ADMIN, Api
 from tests.fakes.camt053 import Entry, Statement, build_statement
 
@@ -66,6 +67,8 @@ ROUTES: dict[str, tuple[frozenset[str] | None, int]] = {
     "GET /v1/payments/unmatched": (frozenset({FINANCE}), 200),
     "POST /v1/payments/unmatched/{entry_id}/assign": (frozenset({FINANCE}), 200),  # the credit just imported
     "POST /v1/refunds/execute": (frozenset({FINANCE}), 200),
+    "POST /v1/refunds/{refund_id}/paid": (frozenset({FINANCE}), 404),  # no refund 1 in the walk
+    "GET /v1/payments/reversals": (frozenset({FINANCE}), 200),
     "GET /v1/refunds": (frozenset({FINANCE}), 200),
     "GET /v1/reconciliation": (frozenset({FINANCE}), 200),
     "GET /v1/audit": (frozenset({FINANCE}), 200),
@@ -117,9 +120,12 @@ def _operations(api) -> list[tuple[str, str]]:
 def _url(path: str, numbers: list[str]) -> str:
     invoice = next(n for n in numbers if n.startswith("INV"))
     return (path.replace("{account_id}", VICTIM).replace("{number}", invoice).replace("{month}", "2026-03")
-            .replace("{endpoint_id}", "1").replace("{delivery_id}", "1").replace("{entry_id}", "WALK-1"))
+            .replace("{endpoint_id}", "1").replace("{delivery_id}", "1").replace("{entry_id}", WALK_ENTRY)
+            .replace("{refund_id}", "1"))
 
 
+# The id of the walk's bank credit: its reference within the statement's account (camt053.entry_key).
+WALK_ENTRY = entry_key("HU42117730161111101800000000|ref|WALK-1|tx|1")
 # Valid bodies and queries, so that a refusal comes from the key, not from validation.
 BODIES = {"/v1/plans": {"code": "p2", "name": "P2", "currency": "HUF", "monthly_seat_price": "100"},
           "/v1/clock/run": {"until": "2026-03-20"},
@@ -127,6 +133,7 @@ BODIES = {"/v1/plans": {"code": "p2", "name": "P2", "currency": "HUF", "monthly_
                          "occurred_at": "2026-03-19T10:00:00+01:00", "data": {"user_id": "walker"}},
           "/v1/webhooks/endpoints": {"url": "http://127.0.0.1:9/hook"},
           "/v1/payments/unmatched/{entry_id}/assign": {"account_id": VICTIM},
+          "/v1/refunds/{refund_id}/paid": {"paid_on": "2026-03-20", "reference": "walk"},
           "/v1/documents/{number}/annulment": {"code": "ERRATIC_DATA", "reason": "security walk"},
           "/v1/documents/{number}/corrections": {"buyer": {"name": "Walk Kft."}, "reason": "security walk"},
           "/v1/accounts/{account_id}/credits": {"amount": "100", "reason": "security walk"}}

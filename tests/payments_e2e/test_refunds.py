@@ -57,7 +57,8 @@ def test_card_refund_executed_and_closed_by_webhook(api, fake_stripe):
     assert report["ok"], [c for c in report["checks"] if c["status"] == "fail"]
     assert {c["name"]: c["status"] for c in report["checks"]} == {
         "journal_entries_balance": "pass", "trial_balance_balanced": "pass", "account_balances": "pass",
-        "payments_posted_once": "pass", "payments_invoiced": "pass", "clearing_accounts": "pass",
+        "payments_posted_once": "pass", "payments_invoiced": "pass", "reversals_applied": "pass",
+        "clearing_accounts": "pass",
         "refunds_payable": "pass", "nav_status": "pass", "number_series_gapless": "pass"}
     balances = {(r["ledger_account"], r["currency"]): r["balance"] for r in report["trial_balance"]}
     assert balances[("clearing:card", "HUF")] == "3223"   # 10,312 in − 7,089 refunded
