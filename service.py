@@ -1,4 +1,4 @@
-"""The command line (`billing serve | run | demo | nav submit | export | simulate | accounts show`).
+"""The command line (`billing serve | run | demo | nav submit | mail send | export | simulate | accounts show`).
 The application itself is billing.http.app.create_app, re-exported here for `service:create_app`."""
 from __future__ import annotations
 
@@ -70,6 +70,15 @@ def _cmd_nav(args) -> None:
     print(json.dumps(submit(make_session_factory(engine), timeout_s=args.timeout), indent=2))
 
 
+def _cmd_mail_send(args) -> None:
+    from billing.mail.outbox import send_pending
+
+    logs.configure()
+    engine = make_engine()
+    create_schema(engine)
+    print(json.dumps(send_pending(make_session_factory(engine))))
+
+
 def _cmd_accounts_show(args) -> None:
     engine = make_engine()
     create_schema(engine)
@@ -100,6 +109,10 @@ def main(argv: list[str] | None = None) -> None:
     submit = nav_sub.add_parser("submit", help="send the NAV outbox and poll until settled")
     submit.add_argument("--timeout", type=float, default=300.0)
     submit.set_defaults(func=_cmd_nav)
+    mail = sub.add_parser("mail", help="the customer's messages")
+    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
+    mail_sub.add_parser("send", help="send what the mail outbox holds (SMTP_URL, else .eml files in MAIL_DIR)") \
+        .set_defaults(func=_cmd_mail_send)
     from billing.ops.exports import add_export_arguments, cmd_export
 
     export = sub.add_parser("export", help="accountant exports (CSV, XLSX, ZIP of PDFs and NAV XML)")

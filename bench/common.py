@@ -27,13 +27,18 @@ if ROOT not in sys.path:
 
 ADMIN_KEY = "bench-admin-key"
 # Services we never want a benchmark to call: every one of them stays offline.
-_OFFLINE = ("VIES_URL", "MNB_URL", "STRIPE_API_KEY", "NAV_LOGIN", "BILLING_SCHEDULER")
+_OFFLINE = ("VIES_URL", "MNB_URL", "STRIPE_API_KEY", "NAV_LOGIN", "BILLING_SCHEDULER", "SMTP_URL")
+# The mail outbox (#17) is filled by the cycle's transactions as usual, but not sent after a run:
+# rendering and writing each proforma's PDF mail is the outbox worker's cost, not the cycle's, and a
+# benchmark must not leave thousands of .eml files in ./mail (MAIL_DIR is a throwaway directory).
+_MAIL = {"MAIL_SEND_AFTER_RUN": "0", "MAIL_DIR": os.path.join(tempfile.gettempdir(), "billing-bench-mail")}
 
 
 def offline_env() -> None:
     """Make this process behave like the served one: no outside services, a known admin key."""
     for name in _OFFLINE:
         os.environ.pop(name, None)
+    os.environ.update(_MAIL)
     os.environ["BILLING_ADMIN_KEY"] = ADMIN_KEY
 
 
@@ -193,6 +198,7 @@ def served(database_url: str, *, timeout_s: float = 60.0) -> Iterator[str]:
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in _OFFLINE}
+    env.update(_MAIL)
     # PYTHONPATH: the code of this checkout is served, not whatever the environment installed.
     env.update(DATABASE_URL=database_url, BILLING_ADMIN_KEY=ADMIN_KEY, PYTHONUNBUFFERED="1", PYTHONPATH=ROOT)
     log = tempfile.NamedTemporaryFile(prefix="billing-serve-", suffix=".log", delete=False)

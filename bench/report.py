@@ -15,7 +15,7 @@ import time
 
 import common as c
 
-BENCHES = ("ingest", "cycle", "pdf", "navxml", "load")
+BENCHES = ("ingest", "cycle", "pdf", "navxml", "load", "reads", "state_codec")
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -23,7 +23,7 @@ def run_one(name: str, args) -> tuple[list[dict], str | None]:
     cmd = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")]
     if args.quick:
         cmd.append("--quick")
-    if name in ("ingest", "cycle", "load"):
+    if name in ("ingest", "cycle", "load", "reads"):
         cmd += ["--engines", args.engines]
     if name == "cycle" and args.cycle_accounts:
         cmd += ["--accounts", str(args.cycle_accounts)]

@@ -5,6 +5,7 @@ import ipaddress
 import itertools
 import os
 import socket
+import tempfile
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -12,6 +13,10 @@ from sqlalchemy import create_engine, text
 from tests.pg import ThrowawayPostgres
 
 _counter = itertools.count()
+
+# Without SMTP_URL every cycle run writes its messages as .eml files under MAIL_DIR (default ./mail):
+# the suite's go to a temporary directory, never into the working tree. Tests of the mail read their own.
+os.environ.setdefault("MAIL_DIR", tempfile.mkdtemp(prefix="billing-test-mail-"))
 
 # No test reaches the internet: the service's defaults point at real services (VIES_URL and MNB_URL
 # default to the EU's and MNB's public web services), so a test that forgets its loopback stand-in

@@ -15,6 +15,7 @@ from billing import config as billing_config
 from billing.accounts import buyer_of
 from billing.cycle.context import DbContext, PriceBook, profile_of
 from billing.cycle import write as writes
+from billing.mail import store as mail
 from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.queries import among, without_parallel_plans
@@ -172,6 +173,7 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
         doc = compose(draft, ctx.seller, buyer_of(account), snapshot.profile.vat, rate, account.locale)
         rows += writes.document_rows(doc, draft, now)
     rows += [writes.state_notice_row(account.id, change, now) for change in outcome.state_changes]
+    rows += mail.step_message_rows(account, state, new, outcome, ctx.config.payment_terms_days, now)
     return Prepared(new, jsoncodec.dumps(new.to_json()), [writes.posting_rows(p, now) for p in outcome.postings], rows,
                      ctx.placeholders)
 

@@ -38,6 +38,8 @@ from billing.domain import records as r
 from billing.domain.engine import SEAT_OR_PLAN, advance, new_state
 from billing.domain.state import AccountState
 from billing.logs import get_logger
+from billing.mail.outbox import send_after_run
+from billing.payments.card_charges import charge_saved_cards
 
 log = logging.getLogger("billing.cycle")
 chunk_log = get_logger("billing.cycle")
@@ -117,9 +119,11 @@ def run_cycle(factory: sessionmaker, until: date, progress: Callable[[Iterable],
         with _fewer_collections():
             processed = sum(process_chunk(factory, chunk, until, prices)
                             for chunk in (progress(chunks) if progress else chunks))
+    charge_saved_cards(factory, until, lambda paid: process_chunk(factory, paid, until, prices))  # card on file (§8)
     with factory.begin() as session:
         session.add(m.CycleRun(until=until, accounts=processed, started_at=started_at,
                                duration_ms=round((time.perf_counter() - started) * 1000)))
+    send_after_run(factory)  # the messages the run decided, after its commits (billing/mail/outbox.py)
     return {"until": until.isoformat(), "accounts_processed": processed}
 
 

@@ -55,7 +55,8 @@ def advance_account(session: Session, ctx: DbContext, account: m.Account, state:
         for event in part:
             if event.type == "account.updated" and max(event.day, first) == start:
                 apply_update(account, event.data, start, answers)
+        before = state
         state, outcome = advance(state, profile_of(account, start), part, end, ctx,
                                  history if index == 0 else None)
-        writes.persist_outcome(session, account, outcome)
+        writes.persist_outcome(session, account, outcome, before, state)  # with the messages it decides
     return state

@@ -20,6 +20,7 @@ from billing.domain import records as r
 from billing.domain.state import AccountState
 from billing.cycle import waiting
 from billing.cycle.issuing import compose, document_rate, remember_rate
+from billing.mail import store as mail
 from invoices.documents import Document, text_hash
 
 log = logging.getLogger("billing.cycle")
@@ -37,7 +38,8 @@ def save_states(session: Session, states: list[tuple[str, AccountState, bool, st
          "updated_at": now, "version": 1} for account_id, state, stored, text in states if not stored])
 
 
-def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) -> list[Document]:
+def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome,
+                    before: AccountState | None = None, after: AccountState | None = None) -> list[Document]:
     for posting in outcome.postings:
         add_posting(session, posting)
     # An invoice whose MNB rate is not known yet waits, unnumbered, instead (billing/cycle/waiting.py)
@@ -54,7 +56,18 @@ def persist_outcome(session: Session, account: m.Account, outcome: r.Outcome) ->
     for rejection in outcome.rejections:
         log.warning("event %s rejected on %s: %s", rejection.event_id, rejection.day, rejection.reason)
         session.add(m.Rejection(event_id=rejection.event_id, day=rejection.day, reason=rejection.reason))
+    if before is not None and after is not None:
+        add_step_messages(session, account, before, after, outcome)
     return issued
+
+
+def add_step_messages(session: Session, account, before: AccountState, after: AccountState,
+                      outcome: r.Outcome) -> None:
+    """The customer's messages the step decides (reminders, overdue, state changes), in its
+    transaction (billing/mail); a document's own message comes with its rows (document_rows)."""
+    terms = billing_config.cycle_config().payment_terms_days
+    for table, row in mail.step_message_rows(account, before, after, outcome, terms, utcnow()):
+        add_row(session, table, row)
 
 
 def add_posting(session: Session, posting: r.Posting) -> None:
@@ -116,8 +129,8 @@ def _vat_day(session: Session, draft: r.DocumentDraft) -> date:
 
 
 def document_rows(doc: Document, draft: r.DocumentDraft, now: datetime) -> list[tuple[Any, dict]]:
-    """The document's row (its body stored as the canonical JSON its content hash is taken of)
-    and the CRM's notice of it."""
+    """The document's row (its body stored as the canonical JSON its content hash is taken of),
+    the CRM's notice of it and the customer's message of it (billing/mail)."""
     payload = {"number": doc.number, "kind": doc.kind, "gross": str(doc.gross), "currency": doc.currency,
                "issue_date": doc.issue_date.isoformat()}
     return [
@@ -129,7 +142,8 @@ def document_rows(doc: Document, draft: r.DocumentDraft, now: datetime) -> list[
             "created_at": now}),
         (m.Notice.__table__, {"event_id": f"document.issued:{doc.number}", "topic": "document.issued",
                               "account_id": doc.account_id, "day": doc.issue_date,
-                              "payload__json": jsoncodec.dumps(payload), "created_at": now})]
+                              "payload__json": jsoncodec.dumps(payload), "created_at": now}),
+        mail.document_message_row(doc, now)]
 
 
 def state_notice_row(account_id: str, change: r.StateChange, now: datetime) -> tuple[Any, dict]:
@@ -162,6 +176,9 @@ def flush_rows(session: Session) -> None:
 
 
 def _insert_rows(session: Session, table, rows: list[dict]) -> None:
+    if table is mail.TABLE:  # a message already decided (a rerun of its day) is not added again
+        mail.insert_messages(session, rows)
+        return
     if table is m.DocumentRow.__table__:
         # Hashed here, as written: a prepared document's body gets its number just before.
         for row in rows:

@@ -10,7 +10,8 @@ IMMUTABLE_TABLES = ("journal_entries", "postings", "documents", "allocations", "
 def load_all_models() -> None:
     """Import every package's models so they register on Base.metadata."""
     import billing.db.models  # noqa: F401
-    for module in ("invoices.models", "nav_reporting.models", "billing.payments.models", "billing.webhooks.models"):
+    for module in ("invoices.models", "nav_reporting.models", "billing.payments.models",
+                   "billing.payments.cards", "billing.webhooks.models"):
         try:
             __import__(module)
         except ModuleNotFoundError:

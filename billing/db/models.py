@@ -248,3 +248,36 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(200))  # the route: "POST /v1/refunds/execute"
     target: Mapped[str | None] = mapped_column(String(300))  # its path parameters: "number=INV-2026-000001"
     request_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class MailMessage(Base):
+    """One message to a customer (CONTRACT §8), written in the transaction that decides it
+    (billing/mail/store.py) and sent from here after commit (billing/mail/outbox.py). (account,
+    key) is unique and inserted with ON CONFLICT DO NOTHING, so a rerun of a day, a retried chunk
+    or a second process never adds a message twice. `key` says what it is about: kind and document
+    or day (`proforma_issued:PRO-2026-000012`, `overdue:PRO-2026-000012:due+15`); the Message-ID is
+    derived from it and stored at the first claim, so a resend carries the same one. `params` is
+    the JSON text of what the message names (amounts, dates, numbers), rendered at send time.
+    A work queue: status pending → sending (claimed until `claimed_until`) → sent, or dead."""
+    __tablename__ = "mail_outbox"
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)  # the account's business day that decided it
+    document_number: Mapped[str | None] = mapped_column(String(64))
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(8))
+    params: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12))  # pending | sending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    __table_args__ = (
+        UniqueConstraint("account_id", "key", name="uq_mail_outbox_account_key"),
+        Index("ix_mail_outbox_due", "status", "next_attempt_at"),
+    )

@@ -12,7 +12,7 @@ from typing import Callable
 from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,7 @@ from billing.db.models import DocumentRow
 from billing.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from billing.payments.stripe_gateway import gateway_from_env
 from schemas.api import PortalLinkIn
+from billing.payments.saved_cards import complete_pending_cards, remove_card
 from billing.payments.usecases import create_checkout
 from billing.portal.labels import LOCALES
 from billing.portal.page import page_model, render_page
@@ -34,6 +35,10 @@ from billing.portal.tokens import TokenExpired, check_token, make_token
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
                                        "frame-ancestors 'none'; base-uri 'none'"}
+
+
+# A row id both engines can bind (BIGINT); a larger number in the path is a 422, not a driver error.
+MAX_ROW_ID = 2**63 - 1
 
 
 def checkout_use_case() -> Callable[[sessionmaker, str], str] | None:
@@ -112,6 +117,12 @@ def register_portal_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
     def portal_page(account_id: str, request: Request, lang: str | None = None,
                     session: Session = Depends(session_dep)):
         token = _credentials(request, session, account_id)
+        gateway = gateway_from_env()
+        if gateway.configured:
+            # A card saved by a Checkout minutes ago shows at once. Stripe is asked with no
+            # transaction open: the read snapshot ends first (and the page reads what was written).
+            session.rollback()
+            complete_pending_cards(factory, gateway, account_id)
         model = page_model(session, account_id, _lang(lang), _linker(account_id, token, lang),
                            can_pay=checkout_use_case() is not None)
         return HTMLResponse(render_page(model), headers=_HEADERS)
@@ -145,3 +156,17 @@ def register_portal_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
         session.close()  # the use case opens its own transactions
         url = start_checkout(factory, number)
         return RedirectResponse(url, status_code=303, headers=_HEADERS)
+
+    @app.post("/portal/{account_id}/cards/{card_id}/remove", tags=["portal"])
+    def portal_remove_card(account_id: str, request: Request, card_id: int = Path(ge=1, le=MAX_ROW_ID),
+                           lang: str | None = None,
+                           session: Session = Depends(session_dep)):
+        """The customer removes the card on file: it is never charged again, and Stripe detaches
+        it. Back to the page (303), which no longer shows it. The token in the query is what stops
+        cross-site posts, as for the pay button."""
+        token = _credentials(request, session, account_id)
+        session.close()  # the use case opens its own transactions and calls Stripe outside them
+        if not remove_card(factory, gateway_from_env(), account_id, card_id):
+            raise NotFound("no such card on file")  # another account's card looks like no card
+        query = urlencode({"token": token, **({"lang": _lang(lang)} if lang else {})})
+        return RedirectResponse(f"/portal/{quote(account_id, safe='')}?{query}", status_code=303, headers=_HEADERS)

@@ -16,6 +16,7 @@ from billing.http.documents import register_document_routes
 from billing.http import events
 from billing.http.events import register_event_routes
 from billing.http.exports import register_export_routes
+from billing.http.messages import register_message_routes
 from billing.http.health import register_health_routes
 from billing.http.nav import register_nav_routes
 from billing.http.payments import register_payment_routes
@@ -33,6 +34,7 @@ REGISTRARS = (
     register_webhook_routes, register_portal_routes, register_nav_routes, register_payment_routes,
     register_refund_routes, register_reconciliation_routes, register_audit_routes,
     register_report_routes, register_adjustment_routes,
+    register_message_routes,
 )
 
 

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
 from billing.cycle.context import DbContext, PriceBook, profile_of, to_domain
-from billing.cycle.write import _book_vat, add_posting, add_row, add_state_notice, document_rows, save_states
+from billing.cycle.write import (_book_vat, add_posting, add_row, add_state_notice, add_step_messages, document_rows,
+                                 save_states)
 from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.base import utcnow
@@ -119,6 +120,7 @@ def adjust(factory: sessionmaker, req: Request, check: Check, issue: Issue) -> O
         documents = issue(session, account, list(outcome.documents))
         for change in outcome.state_changes:
             add_state_notice(session, account.id, change)
+        add_step_messages(session, account, state, new, outcome)  # the documents' own come with them
         save_states(session, [(account.id, new, True, jsoncodec.dumps(new.to_json()))])
         ctx.write_counters()
         return Outcome([doc.number for doc in documents], created=True)

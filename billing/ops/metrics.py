@@ -52,8 +52,11 @@ def backlog(session: Session, now: datetime) -> dict[str, float]:
         "billing_nav_outbox_oldest_age_seconds": max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         "billing_nav_aborted": session.scalar(select(func.count()).select_from(NavOutbox)
                                               .where(NavOutbox.status == "ABORTED")) or 0,
-        # No mail outbox exists yet (issue #17): nothing is pending in it.
-        "billing_mail_outbox_pending": 0,
+        # the customer's messages not yet sent, and those given up on (billing/mail/outbox.py)
+        "billing_mail_outbox_pending": session.scalar(select(func.count()).select_from(m.MailMessage)
+                                                      .where(m.MailMessage.status.in_(("pending", "sending")))) or 0,
+        "billing_mail_dead_letters": session.scalar(select(func.count()).select_from(m.MailMessage)
+                                                    .where(m.MailMessage.status == "dead")) or 0,
         "billing_invoices_waiting_for_rate": waiting_count(session),  # billing/cycle/waiting.py
         "billing_webhook_dead_letters": session.scalar(select(func.count()).select_from(WebhookDelivery)
                                                        .where(WebhookDelivery.status == DEAD)) or 0,
@@ -68,6 +71,7 @@ HELP = {
     "billing_nav_outbox_oldest_age_seconds": "Age of the oldest document still waiting for NAV",
     "billing_nav_aborted": "Documents NAV rejected (GET /v1/nav/aborted)",
     "billing_mail_outbox_pending": "Messages to customers not yet sent",
+    "billing_mail_dead_letters": "Messages to customers given up on (GET /v1/messages?status=dead)",
     "billing_invoices_waiting_for_rate": "Foreign-currency invoices waiting for the MNB rate",
     "billing_webhook_dead_letters": "CRM webhook deliveries that gave up (GET /v1/webhooks/dead-letters)",
     "billing_unmatched_credits": "Bank credits and card payments not booked to an account",

@@ -1,6 +1,7 @@
-"""Background work inside `billing serve`: the NAV outbox and the CRM webhooks every minute, and
-with BILLING_SCHEDULER=1 also the daily cycle through today (off by default, so a test or a
-migration can drive the business clock itself). Each step is safe from several processes at once."""
+"""Background work inside `billing serve`: the NAV outbox, the customer's mail and the CRM webhooks
+every minute, and with BILLING_SCHEDULER=1 also the daily cycle through today (off by default, so a
+test or a migration can drive the business clock itself). Each step is safe from several processes
+at once."""
 from __future__ import annotations
 
 import logging
@@ -33,6 +34,12 @@ def tick(factory: sessionmaker, with_cycle: bool) -> None:
                 client.close()
     except Exception:  # one failing outside service must not stop the others
         log.exception("NAV step failed")
+    try:
+        from billing.mail.outbox import send_pending
+
+        send_pending(factory)  # the customer's messages: retries whose time has come, claims run out
+    except Exception:
+        log.exception("mail step failed")
     try:
         from billing.webhooks.delivery import deliver_pending
 

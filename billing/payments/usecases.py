@@ -156,8 +156,13 @@ def create_checkout(factory: sessionmaker, gateway: StripeGateway, number: str,
     # Stripe is called outside any transaction (no lock held over the network); its idempotency
     # key (proforma, currency, amount) makes a concurrent or retried call get the same session.
     success_url, cancel_url = _return_urls(number)
+    from billing.payments.saved_cards import ensure_customer
+
+    # The account's Stripe customer, so Checkout keeps the card for later (CONTRACT §8).
+    customer_id = ensure_customer(factory, gateway, account_id)
     result = gateway.create_checkout(proforma_number=number, account_id=account_id, amount=remaining,
-                                     currency=currency, success_url=success_url, cancel_url=cancel_url)
+                                     currency=currency, success_url=success_url, cancel_url=cancel_url,
+                                     customer_id=customer_id)
     with factory.begin() as session:
         created = insert_new(session, pm.CheckoutSession, {
             "session_id": result.session_id, "proforma_number": number, "account_id": account_id,
@@ -246,8 +251,11 @@ def _refund_in_flight(session: Session, account_id: str, payment_intent_id: str,
 
 
 def _card_payment(session: Session, notice) -> dict:
+    from billing.payments import saved_cards
+
+    notice = saved_cards.dated_like_its_charge(session, notice)  # an off-session charge: its run's day
     # The claim: one row per payment intent, whichever of its events (checkout.session.completed,
-    # payment_intent.succeeded, a redelivery) arrives first.
+    # payment_intent.succeeded, a redelivery, the off-session charge's own answer) arrives first.
     claimed = insert_new(session, pm.CardPayment, {
         "external_id": notice.external_id, "stripe_event_id": notice.stripe_event_id,
         "account_id": notice.account_id, "proforma_number": notice.proforma_number,
@@ -264,6 +272,7 @@ def _card_payment(session: Session, notice) -> dict:
     if reason is not None:
         log.warning("card payment %s parked: %s", notice.external_id, reason)
         return {"outcome": "parked", "external_id": notice.external_id, "reason": reason}
+    saved_cards.remember_card(session, notice)  # its card's details are fetched outside this transaction
     return {"outcome": "booked", "external_id": notice.external_id, "payment_event_id": event_id}
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from billing.views import accounts, documents, statements
 from billing.cycle.run import load_state
 from billing.db import models as m
+from billing.payments.saved_cards import current_card, expiry
 from billing.portal.labels import labels
 from invoices.i18n import fmt_date, fmt_money, fmt_month, normalize_locale
 
@@ -38,7 +39,18 @@ def page_model(session: Session, account_id: str, locale: str | None, link: Call
         "balance": fmt_money(Decimal(summary["balance"]), account.currency, loc),
         "documents": _documents(session, account, loc, link, can_pay),
         "statements": _statements(session, account, loc, link),
+        "card": _card(session, account_id, link),
     }
+
+
+def _card(session: Session, account_id: str, link) -> dict[str, Any] | None:
+    """The card on file, as much of it as the customer needs to recognise it (never more than
+    the brand, the last four digits and the expiry), and where the remove button posts."""
+    card = current_card(session, account_id)
+    if card is None:
+        return None
+    return {"brand": (card.brand or "").capitalize(), "last4": card.last4 or "", "expiry": expiry(card),
+            "remove": link(f"cards/{card.id}/remove")}
 
 
 def _documents(session: Session, account: m.Account, loc: str, link, can_pay: bool) -> list[dict]:

@@ -71,6 +71,9 @@ NOT_REACHABLE: dict[str, str] = {
     "POST /v1/refunds/{refund_id}/paid":
         "the seeded story terminates no account, so there is no refund to mark paid (404); its handler is "
         "exercised over HTTP on both engines in tests/payments_e2e/test_money_back.py",
+    "POST /portal/{account_id}/cards/{card_id}/remove":
+        "the seeded story pays by bank, so there is no card on file to remove (404); its handler is "
+        "exercised over HTTP on both engines in tests/cards/test_portal_card.py",
 }
 
 # 2xx/3xx answers the document does not list, known and reported (production must document them).

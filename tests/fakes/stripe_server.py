@@ -5,6 +5,12 @@ auth, Idempotency-Key) and answers JSON shaped like Stripe's objects, so tests d
 `stripe` package. Idempotency follows Stripe: a key replays its first answer for the same
 endpoint and parameters and is a 400 `idempotency_error` otherwise. Webhook helpers sign
 events the way Stripe does: `t=<ts>,v1=hex(HMAC-SHA256(secret, f"{ts}.{body}"))`.
+
+The card on file: customers, payment methods (retrieve, attach, detach), and payment intents
+created with `off_session=true&confirm=true`, which succeed or answer a 402 card_error as the
+saved card says (`decline(pm_id, code)`, like Stripe's declining test cards). A Checkout session
+with a customer and `payment_intent_data[setup_future_usage]` attaches its card to the customer
+when `complete_session` pays it.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 TEST_API_KEY = "sk_test_fake_123"
 TEST_WEBHOOK_SECRET = "whsec_test_fake_456"
+VISA = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}
 
 
 class StripeFailure(Exception):
@@ -63,6 +70,9 @@ class FakeStripe:
         self.sessions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
+        self.customers: dict[str, dict] = {}
+        self.payment_methods: dict[str, dict] = {}
+        self._declines: dict[str, str] = {}  # payment method id -> the card_error code it answers
         self.requests: list[tuple[str, str, dict, str | None]] = []  # method, path, params, key
         self.refund_status = "succeeded"  # what a new refund reports; tests may set "pending"
         self.drop_responses = 0  # answer nothing to the next N requests (after processing them)
@@ -123,10 +133,20 @@ class FakeStripe:
                 return 200, self._create_session(params)
             if method == "POST" and path == "/v1/refunds":
                 return 200, self._create_refund(params)
+            if method == "POST" and path == "/v1/customers":
+                return 200, self._create_customer(params)
+            if method == "POST" and path == "/v1/payment_intents":
+                return self._create_intent(params)
+            attach = re.fullmatch(r"/v1/payment_methods/([^/]+)/(attach|detach)", path)
+            if method == "POST" and attach:
+                return 200, self._attach(attach.group(1), params.get("customer") if attach.group(2) == "attach" else None)
+            if method == "GET" and path.startswith("/v1/payment_intents/"):
+                return 200, self._get_intent(path[len("/v1/payment_intents/"):], params)
             if method == "GET":
                 for prefix, store in (("/v1/checkout/sessions/", self.sessions),
-                                      ("/v1/payment_intents/", self.payment_intents),
-                                      ("/v1/refunds/", self.refunds)):
+                                      ("/v1/refunds/", self.refunds),
+                                      ("/v1/customers/", self.customers),
+                                      ("/v1/payment_methods/", self.payment_methods)):
                     if path.startswith(prefix):
                         return 200, self._get(store, path[len(prefix):])
             return _error(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
@@ -163,8 +183,12 @@ class FakeStripe:
             "success_url": params.get("success_url"), "cancel_url": params.get("cancel_url"),
             "url": f"{self.base_url}/c/pay/{session_id}",
             "created": now, "expires_at": now + 24 * 3600, "livemode": False,
+            "customer": params.get("customer"),
             "_payment_intent_metadata": params.get("payment_intent_data", {}).get("metadata", {}),
+            "_setup_future_usage": params.get("payment_intent_data", {}).get("setup_future_usage"),
         }
+        if session["customer"] is not None:
+            self._get(self.customers, session["customer"])
         self.sessions[session_id] = session
         return _public(session)
 
@@ -191,18 +215,104 @@ class FakeStripe:
         self.refunds[refund["id"]] = refund
         return refund
 
+    # -- the card on file ------------------------------------------------------------------
+    def _create_customer(self, params: dict) -> dict:
+        customer = {"id": self._new_id("cus"), "object": "customer", "created": int(time.time()),
+                    "metadata": params.get("metadata", {}), "email": params.get("email"), "livemode": False}
+        self.customers[customer["id"]] = customer
+        return customer
+
+    def _attach(self, method_id: str, customer: str | None) -> dict:
+        method = self._get(self.payment_methods, method_id)
+        if customer is not None:
+            self._get(self.customers, customer)
+        elif method["customer"] is None:
+            raise StripeFailure(400, "invalid_request_error", "The payment method you provided is not "
+                                "attached to a customer so detachment is impossible.")
+        method["customer"] = customer
+        return method
+
+    def _get_intent(self, intent_id: str, params: dict) -> dict:
+        intent = dict(self._get(self.payment_intents, intent_id))
+        if "payment_method" in (params.get("expand") or []) and intent.get("payment_method"):
+            intent["payment_method"] = self.payment_methods[intent["payment_method"]]
+        return intent
+
+    def _create_intent(self, params: dict) -> tuple[int, dict]:
+        """Only the saved-card form: confirm now, customer not present."""
+        if params.get("off_session") != "true" or params.get("confirm") != "true":
+            raise StripeFailure(400, "invalid_request_error", "Only off_session confirmed intents are faked")
+        customer = self._get(self.customers, params.get("customer", ""))
+        method = self._get(self.payment_methods, params.get("payment_method", ""))
+        if method["customer"] != customer["id"]:
+            raise StripeFailure(400, "invalid_request_error", "The provided PaymentMethod was previously used "
+                                "without being attached to a Customer or was detached from a Customer, and "
+                                "may not be used again.")
+        amount = int(params["amount"])
+        decline = self._declines.get(method["id"])
+        later = decline == "processing"  # Stripe settles it later; payment_intent.succeeded tells
+        decline = None if later else decline
+        intent = {"id": self._new_id("pi"), "object": "payment_intent", "amount": amount,
+                  "amount_received": 0 if decline else amount, "currency": params["currency"],
+                  "customer": customer["id"], "payment_method": method["id"], "off_session": True,
+                  "status": "requires_payment_method" if decline else "processing" if later else "succeeded",
+                  "metadata": params.get("metadata", {}), "description": params.get("description"),
+                  "latest_charge": self._new_id("ch"), "created": int(time.time()), "livemode": False,
+                  "setup_future_usage": None}
+        self.payment_intents[intent["id"]] = intent
+        if decline is None:
+            return 200, intent
+        error = {"type": "card_error", "code": decline, "message": "Your card was declined.",
+                 "payment_intent": intent, "payment_method": method}
+        if decline == "card_declined":
+            error["decline_code"] = "insufficient_funds"
+        return 402, {"error": error}
+
+    def decline(self, payment_method_id: str, code: str | None = "card_declined") -> None:
+        """From now on this card answers a card_error `code` (card_declined, authentication_required,
+        ...); "processing": its charges stay processing (see settle); None makes it pay again."""
+        with self._lock:
+            if code is None:
+                self._declines.pop(payment_method_id, None)
+            else:
+                self._declines[payment_method_id] = code
+
+    def off_session_intents(self) -> list[dict]:
+        """The off-session charges asked for, in order (declined ones included)."""
+        with self._lock:
+            return [dict(i) for i in self.payment_intents.values() if i.get("off_session")]
+
+    def intent_event(self, intent_id: str, *, created: int | None = None) -> dict:
+        """payment_intent.succeeded for an intent, as Stripe sends it after an off-session charge
+        (a processing one succeeds now)."""
+        with self._lock:
+            intent = self.payment_intents[intent_id]
+            if intent["status"] == "processing":
+                intent.update(status="succeeded", amount_received=intent["amount"])
+            return self.event("payment_intent.succeeded", dict(intent), created)
+
     # -- what the customer and Stripe do behind the API ------------------------------------
-    def complete_session(self, session_id: str, *, created: int | None = None) -> list[dict]:
-        """The customer paid: the session becomes paid and gets a payment intent. Returns the
-        two events Stripe sends for it (checkout.session.completed, payment_intent.succeeded)."""
+    def complete_session(self, session_id: str, *, created: int | None = None,
+                         card: dict | None = None) -> list[dict]:
+        """The customer paid (with `card`, default VISA): the session becomes paid and gets a
+        payment intent; a session made for a customer with setup_future_usage keeps the card,
+        attached to that customer. Returns the two events Stripe sends for it
+        (checkout.session.completed, payment_intent.succeeded)."""
         created = int(time.time()) if created is None else created
         with self._lock:
             session = self.sessions[session_id]
+            keep = session["customer"] is not None and session["_setup_future_usage"] is not None
+            method = {"id": self._new_id("pm"), "object": "payment_method", "type": "card",
+                      "card": dict(card or VISA), "customer": session["customer"] if keep else None,
+                      "created": created, "livemode": False}
+            self.payment_methods[method["id"]] = method
             intent = {
                 "id": self._new_id("pi"), "object": "payment_intent",
                 "amount": session["amount_total"], "amount_received": session["amount_total"],
                 "currency": session["currency"], "status": "succeeded",
                 "metadata": session["_payment_intent_metadata"],
+                "customer": session["customer"], "payment_method": method["id"],
+                "setup_future_usage": session["_setup_future_usage"],
                 "latest_charge": self._new_id("ch"), "created": created, "livemode": False,
             }
             self.payment_intents[intent["id"]] = intent

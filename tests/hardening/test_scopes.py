@@ -58,6 +58,7 @@ ROUTES: dict[str, tuple[frozenset[str] | None, int]] = {
     "GET /portal/{account_id}/documents/{number}.pdf": (READ, 200),
     "GET /portal/{account_id}/statements/{month}.pdf": (READ, 200),
     "POST /portal/{account_id}/documents/{number}/pay": (READ, 404),  # an invoice: nothing to pay by card
+    "POST /portal/{account_id}/cards/{card_id}/remove": (READ, 404),  # no saved card 1 in the walk
     "GET /v1/nav/aborted": (frozenset({FINANCE}), 200),
     "POST /v1/nav/submit": (frozenset({FINANCE}), 503),  # no NAV credentials in the walk
     "POST /v1/documents/{number}/annulment": (frozenset({FINANCE}), 503),  # no NAV credentials
@@ -77,6 +78,8 @@ ROUTES: dict[str, tuple[frozenset[str] | None, int]] = {
     "GET /v1/reports/mrr": (frozenset({FINANCE}), 200),
     "POST /v1/documents/{number}/corrections": (frozenset({FINANCE}), 201),
     "POST /v1/accounts/{account_id}/credits": (frozenset({FINANCE}), 201),
+    "GET /v1/accounts/{account_id}/messages": (READ, 200),
+    "GET /v1/messages": (frozenset({FINANCE}), 200),
 }
 
 
@@ -121,7 +124,7 @@ def _url(path: str, numbers: list[str]) -> str:
     invoice = next(n for n in numbers if n.startswith("INV"))
     return (path.replace("{account_id}", VICTIM).replace("{number}", invoice).replace("{month}", "2026-03")
             .replace("{endpoint_id}", "1").replace("{delivery_id}", "1").replace("{entry_id}", WALK_ENTRY)
-            .replace("{refund_id}", "1"))
+            .replace("{refund_id}", "1").replace("{card_id}", "1"))
 
 
 # The id of the walk's bank credit: its reference within the statement's account (camt053.entry_key).
