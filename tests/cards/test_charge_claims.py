@@ -68,3 +68,6 @@ def test_two_processes_at_once_charge_once(api, fake_stripe):
     # the catch-up through the 27th: the attempts of the 20th, 23rd and 27th, each once
     assert [a[1] for a in attempts(api)] == [1, 2, 3]
     assert len(fake_stripe.off_session_intents()) == 3
+    # and each was asked for once: not one intent answered four times by its idempotency key
+    sent = [k for verb, path, _, k in fake_stripe.requests if (verb, path) == ("POST", "/v1/payment_intents")]
+    assert sorted(sent) == [f"offsession:{SECOND}:{n}" for n in (1, 2, 3)]
