@@ -54,9 +54,9 @@ class MailConfig:
         env = os.environ.get
         return MailConfig(mail_from=env("MAIL_FROM") or f"{billing_config.seller().name} <billing@example.invalid>",
                           max_attempts=max(1, int(env("MAIL_MAX_ATTEMPTS", "8"))),
-                          retry_base_s=float(env("MAIL_RETRY_BASE_S", "60")),
-                          retry_max_s=float(env("MAIL_RETRY_MAX_S", str(6 * 3600))),
-                          lease_s=float(env("MAIL_LEASE_S", "300")),
+                          retry_base_s=float(env("MAIL_RETRY_BASE_S", "60")),  # float ok: seconds
+                          retry_max_s=float(env("MAIL_RETRY_MAX_S", str(6 * 3600))),  # float ok: seconds
+                          lease_s=float(env("MAIL_LEASE_S", "300")),  # float ok: seconds
                           batch=max(1, int(env("MAIL_BATCH", "50"))),
                           public_url=env("BILLING_PUBLIC_URL") or "http://127.0.0.1:8000")
 

@@ -130,7 +130,8 @@ class EmlDirectory:
 def transport_from_env() -> SmtpTransport | EmlDirectory:
     url = os.environ.get("SMTP_URL")
     if url:
-        return SmtpTransport(url, float(os.environ.get("SMTP_TIMEOUT_S", "20")), os.environ.get("SMTP_CA_FILE") or None)
+        timeout_s = float(os.environ.get("SMTP_TIMEOUT_S", "20"))  # float ok: seconds, not money
+        return SmtpTransport(url, timeout_s, os.environ.get("SMTP_CA_FILE") or None)
     return EmlDirectory(os.environ.get("MAIL_DIR") or "./mail")
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.errors import InvalidInput
 from billing.money import fmt, has_currency_precision
 from billing.payments import models as pm
+from billing.payments.booking import book_payment, booking_instant, payment_event, payment_event_id
 from billing.payments.claims import insert_new
 from billing.payments.camt053 import BankStatement, BankTransaction, compact_account, parse_statements
 from billing.payments.matching import find_proforma_numbers
@@ -126,15 +127,13 @@ def _import(session: Session, statement: BankStatement, tx: BankTransaction) -> 
 
 
 def _credit(session: Session, row: pm.BankEntry, base: dict) -> dict:
-    from billing.payments.usecases import _book, _event_id, _payment_event, booking_instant
-
     number, account_id, reason = _match(session, row.remittance)
     if account_id is None:
         _set(session, row, proforma_number=number, reason=reason)
         return {**base, "result": "unmatched", "proforma_number": number, "reason": reason}
-    event_id = _event_id("bank", row.entry_id)
-    reason = _book(session, _payment_event(event_id, account_id, booking_instant(row.booking_date), row.amount,
-                                           row.currency, "bank_transfer", number, row.entry_id))
+    event_id = payment_event_id("bank", row.entry_id)
+    reason = book_payment(session, payment_event(event_id, account_id, booking_instant(row.booking_date), row.amount,
+                                                 row.currency, "bank_transfer", number, row.entry_id))
     if reason is not None:
         _set(session, row, status="rejected", proforma_number=number, account_id=account_id, reason=reason)
         return {**base, "result": "rejected", "proforma_number": number, "account_id": account_id, "reason": reason}
@@ -214,8 +213,6 @@ def _entry_base(row: pm.BankEntry) -> dict:
 
 
 def _reverse(session: Session, credit: pm.BankEntry, debit: pm.BankEntry, base: dict) -> dict:
-    from billing.payments.usecases import booking_instant
-
     amount = min(debit.amount, credit.amount - credit.reversed_amount)
     fully = credit.reversed_amount + amount >= credit.amount
     result = {**base, "result": "reversed", "reverses": credit.entry_id, "reversed_amount": str(amount),

@@ -30,16 +30,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.accounts import account_from_event
 from billing.db.base import utcnow
 from billing.db import models as m
 from billing.dates import local_day
-from billing.errors import Conflict, InvalidInput
-from billing.events import ingest
-from billing.money import fmt, quantum
+from billing.money import quantum
 from billing.payments import models as pm
 from billing.payments.card_schedule import RETRYABLE, attempt_day, attempts_due, earliest_issue_charged
 from billing.payments.cards import CardCharge, SavedCard
+from billing.payments.booking import book_payment, payment_event, payment_event_id, pending_payments
 from billing.payments.claims import insert_new
 from billing.payments.errors import GatewayError
 from billing.payments.saved_cards import complete_pending_cards, detach_removed, read_only
@@ -106,10 +104,8 @@ def still_asked(session: Session, proforma: m.DocumentRow) -> Decimal:
     function reads through the cycle, which this module must not import: the cycle calls it)."""
     allocated = session.scalars(select(m.AllocationRow.amount).where(
         m.AllocationRow.proforma_number == proforma.number))
-    pending = session.scalars(select(m.Event).join(m.PendingEvent, m.PendingEvent.seq == m.Event.seq).where(
-        m.PendingEvent.account_id == proforma.account_id, m.Event.type == "payment.received"))
-    waiting = (Decimal(e.data["amount"]) for e in pending if e.data.get("reference") == proforma.number)
-    return (proforma.gross - sum(allocated, Decimal(0)) - sum(waiting, Decimal(0))).quantize(quantum(proforma.currency))
+    return (proforma.gross - sum(allocated, Decimal(0))
+            - pending_payments(session, proforma)).quantize(quantum(proforma.currency))
 
 
 def _candidates(factory: sessionmaker, until: date) -> list[str]:
@@ -217,16 +213,12 @@ def _book(session: Session, attempt: Attempt, result: ChargeResult) -> bool:
             "status": "booked", "created_at": utcnow()}):
         return False  # the webhook came first and booked it
     row = session.scalars(select(pm.CardPayment).where(pm.CardPayment.external_id == intent)).one()
-    event_id = f"stripe:{intent}"  # usecases._event_id("stripe", id) for a Stripe id
-    try:
-        ingest(session, [{"id": event_id, "type": "payment.received", "account_id": attempt.account_id,
-                          "occurred_at": attempt.occurred_at.isoformat(),
-                          "data": {"amount": fmt(attempt.amount, attempt.currency), "currency": attempt.currency,
-                                   "method": "card", "reference": attempt.proforma_number,
-                                   "external_id": intent}}], account_from_event)
-    except (InvalidInput, Conflict) as exc:  # e.g. terminated meanwhile: parked for finance, as the webhook does
-        row.status, row.reason = "parked", exc.message
-        log.warning("off-session payment %s parked: %s", intent, exc.message)
+    event_id = payment_event_id("stripe", intent)  # the webhook's (usecases._card_payment) for this intent
+    reason = book_payment(session, payment_event(event_id, attempt.account_id, attempt.occurred_at, attempt.amount,
+                                                 attempt.currency, "card", attempt.proforma_number, intent))
+    if reason is not None:  # e.g. terminated meanwhile: parked for finance, as the webhook does
+        row.status, row.reason = "parked", reason
+        log.warning("off-session payment %s parked: %s", intent, reason)
         return False
     row.event_id = event_id
     return True

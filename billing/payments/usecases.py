@@ -9,28 +9,26 @@ nothing; on SQLite BEGIN IMMEDIATE serialises writers the same way.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.accounts import account_from_event
 from billing.cycle.run import load_state
 from billing.cycle.write import add_posting
-from billing.dates import BUDAPEST
 from billing.db import models as m
 from billing.domain import records as r
 from billing.errors import Conflict, InvalidInput, NotFound, Unavailable
 from billing.dates import local_day
-from billing.events import ingest
 from billing.money import fmt, has_currency_precision, quantum
 from billing.payments import models as pm
+from billing.payments.booking import (book_payment, booking_instant, payment_event, payment_event_id,
+                                      pending_payments)
 from billing.payments.claims import insert_new  # noqa: F401  (used here and by the payment modules)
 from billing.payments.errors import GatewayError, GatewayNotConfigured, UnattributedPayment
 from billing.payments.reversals import Reversal, book_reversal, reversed_total
@@ -47,64 +45,12 @@ FINAL_CARD_STATES = frozenset({"succeeded", "paid_out"})
 
 # -- shared helpers ---------------------------------------------------------------------------
 
-def _event_id(prefix: str, external: str) -> str:
-    """Our event id for an outside payment; hashed when the outside id would not fit the
-    Identifier pattern (128 chars of [A-Za-z0-9_.:@-])."""
-    candidate = f"{prefix}:{external}"
-    if len(candidate) <= 128 and all(c.isalnum() or c in "_.:@-" for c in candidate):
-        return candidate
-    return f"{prefix}:sha256:{hashlib.sha256(external.encode()).hexdigest()}"
-
-
-def _payment_event(event_id: str, account_id: str, occurred_at: datetime, amount: Decimal,
-                   currency: str, method: str, reference: str | None, external_id: str) -> dict:
-    return {"id": event_id, "type": "payment.received", "account_id": account_id,
-            "occurred_at": occurred_at.isoformat(),
-            # fmt: PostgreSQL gives NUMERIC(24, 8) back as 7000.00000000; the event is in currency precision.
-            "data": {"amount": fmt(amount, currency), "currency": currency, "method": method,
-                     "reference": reference, "external_id": external_id}}
-
-
-def _book(session: Session, event: dict) -> str | None:
-    """Store the payment.received event; None when stored, else why it cannot be booked.
-
-    ingest validates the whole event (known account, currency, not terminated at that instant)
-    before it adds anything, so a refusal leaves the session clean. One more rule is ours: an
-    account already closed by the cycle (terminated or expired) would have the payment rejected
-    later by the engine, i.e. silently lost, so it is parked now instead."""
-    status = session.scalar(select(m.AccountStateRow.status).where(
-        m.AccountStateRow.account_id == event["account_id"]))
-    if status in ("terminated", "expired"):
-        return f"account {event['account_id']} is {status}"
-    try:
-        ingest(session, [event], account_from_event)
-    except (InvalidInput, Conflict) as exc:
-        errors = (exc.details or {}).get("errors", []) if isinstance(exc.details, dict) else []
-        return "; ".join(f"{e['field']}: {e['message']}" for e in errors) or exc.message
-    return None
-
-
-def booking_instant(day: date) -> datetime:
-    """A bank credit has a booking day, no time: noon in Budapest maps to that day everywhere
-    the contract cares about (and never crosses a DST edge)."""
-    return datetime.combine(day, time(12, 0), tzinfo=BUDAPEST)
-
-
 # -- checkout ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class CheckoutAnswer:
     body: dict[str, Any]
     created: bool
-
-
-def _pending_payments(session: Session, proforma: m.DocumentRow) -> Decimal:
-    """Payments stored for this proforma that the cycle has not allocated yet: a customer who paid
-    a minute ago must not be sent to pay again."""
-    rows = session.scalars(select(m.Event).join(m.PendingEvent, m.PendingEvent.seq == m.Event.seq).where(
-        m.PendingEvent.account_id == proforma.account_id, m.Event.type == "payment.received"))
-    return sum((Decimal(e.data["amount"]) for e in rows if e.data.get("reference") == proforma.number),
-               Decimal(0))
 
 
 def open_amount(session: Session, number: str) -> tuple[m.DocumentRow, Decimal]:
@@ -122,7 +68,7 @@ def open_amount(session: Session, number: str) -> tuple[m.DocumentRow, Decimal]:
         raise Conflict(f"proforma {number} is {status}")
     paid = paid_map.get(number, Decimal(0))
     # Quantised, so the stored session's amount compares equal on SQLite (kept as text) too.
-    remaining = (row.gross - paid - _pending_payments(session, row)).quantize(quantum(row.currency))
+    remaining = (row.gross - paid - pending_payments(session, row)).quantize(quantum(row.currency))
     if remaining <= 0:
         raise Conflict(f"proforma {number} is paid; the payment is being processed")
     return row, remaining
@@ -263,8 +209,8 @@ def _card_payment(session: Session, notice) -> dict:
         "status": "booked"})
     if not claimed:
         return {"outcome": "duplicate_payment", "external_id": notice.external_id}
-    event_id = _event_id("stripe", notice.external_id)
-    reason = _book(session, _payment_event(
+    event_id = payment_event_id("stripe", notice.external_id)
+    reason = book_payment(session, payment_event(
         event_id, notice.account_id, notice.occurred_at, notice.amount, notice.currency, "card",
         notice.proforma_number, notice.external_id))
     values = {"event_id": event_id} if reason is None else {"status": "parked", "reason": reason}
@@ -382,9 +328,9 @@ def assign_bank_entry(factory: sessionmaker, entry_id: str, account_id: Any) -> 
             raise Conflict(f"bank entry {entry_id}: {row.amount} has more decimals than {row.currency} has")
         if session.get(m.Account, account_id) is None:
             raise NotFound(f"no account {account_id}")
-        event_id = _event_id("bank", entry_id)
+        event_id = payment_event_id("bank", entry_id)
         reference = row.proforma_number or (row.remittance[:300] or None)
-        reason = _book(session, _payment_event(event_id, account_id, booking_instant(row.booking_date),
+        reason = book_payment(session, payment_event(event_id, account_id, booking_instant(row.booking_date),
                                                row.amount, row.currency, "bank_transfer", reference, entry_id))
         if reason is not None:
             raise InvalidInput(f"cannot book bank entry {entry_id} to {account_id}: {reason}",
