@@ -14,7 +14,8 @@ def _int(name: str, default: int) -> int:
 
 def cycle_config() -> CycleConfig:
     return CycleConfig(proforma_day=_int("BILLING_PROFORMA_DAY", 20),
-                       payment_terms_days=_int("BILLING_PAYMENT_TERMS_DAYS", 8))
+                       payment_terms_days=_int("BILLING_PAYMENT_TERMS_DAYS", 8),
+                       archive_after_days=max(0, _int("BILLING_ARCHIVE_AFTER_DAYS", 45)))
 
 
 def seller() -> Party:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
 from billing.accounts import buyer_of
+from billing.cycle import archive
 from billing.cycle.context import DbContext, PriceBook, profile_of
 from billing.cycle import write as writes
 from billing.mail import store as mail
@@ -22,9 +23,11 @@ from billing.db.queries import among, without_parallel_plans
 from billing.db.session import make_read_factory
 from billing.db.base import utcnow
 from billing.domain import records as r
+from billing.domain.compaction import needs_history
 from billing.domain.engine import advance, new_state
 from billing.domain.state import AccountState
 from billing.cycle.issuing import compose, exchange_rate, rate_needs_database
+from billing.cycle.updates import first_day
 from invoices.documents import Party
 
 
@@ -157,6 +160,8 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
         return None  # new buyer data from its day: the run is cut there (billing/cycle/updates.py)
     if state.through is not None and any(e.day <= state.through for e in snapshot.events):
         return None  # a late event reads the account's history: done under the lock
+    if needs_history(state, snapshot.events):
+        return None  # it reads the archived history too (billing/domain/compaction.py)
     ctx.placeholders = []
     try:
         new, outcome = advance(state, snapshot.profile, list(snapshot.events), until, ctx)
@@ -174,6 +179,8 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
         rows += writes.document_rows(doc, draft, now)
     rows += [writes.state_notice_row(account.id, change, now) for change in outcome.state_changes]
     rows += mail.step_message_rows(account, state, new, outcome, ctx.config.payment_terms_days, now)
+    new, archived = archive.compacted(new, first_day(account, state), ctx.config.archive_after_days, now)
+    rows += archived
     return Prepared(new, jsoncodec.dumps(new.to_json()), [writes.posting_rows(p, now) for p in outcome.postings], rows,
                      ctx.placeholders)
 

@@ -24,11 +24,12 @@ from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
-from billing.cycle import prepare
+from billing.cycle import archive, prepare
 from billing.cycle import write as writes
 from billing.accounts import Answer, ask_vies_ahead
 from billing.cycle.context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
 from billing.cycle.rates import advance_account, fetch_rates_ahead, issue_waiting, seed_rates
+from billing.cycle.updates import first_day
 from billing.db import jsoncodec
 from billing.db.base import utcnow
 from billing.db import models as m
@@ -271,11 +272,19 @@ def _process_locked(session: Session, ctx: DbContext, locked: list[tuple[str, pr
         if snapshot.idle:
             continue
         events = list(snapshot.events)
-        history = build_history(session, account, snapshot.state, events)
+        first = first_day(account, snapshot.state)
+        # the archived history too, when an event may reach it (billing/domain/compaction.py)
+        state, whole = archive.with_archive(session, snapshot.state, events)
+        history = build_history(session, account, state, events)
         # VIES's answer (asked before the lock) and account.updated take effect from their day
-        new = advance_account(session, ctx, account, snapshot.state, events, until, history, answers)
+        new = advance_account(session, ctx, account, state, events, until, history, answers)
         if new is None:  # it terminates while an invoice of it waits for its MNB rate: next run (rates.py)
             continue
+        new, archived = archive.compacted(new, first, ctx.config.archive_after_days)
+        if whole:
+            archive.forget(session, account.id)
+        for table, row in archived:
+            writes.add_row(session, table, row)
         saved.append((account.id, new, snapshot.stored, jsoncodec.dumps(new.to_json())))
         applied += snapshot.seqs
     return saved, applied
@@ -291,6 +300,7 @@ def dry_run(session: Session, account: m.Account, until: date,
     """What the cycle would do for one account through `until`: the same engine, nothing written."""
     state = state if state is not None else load_state(session, account)
     events = [to_domain(e) for e in pending_events(session, account.id, until)]
+    state, _ = archive.with_archive(session, state, events)
     return advance(state, profile_of(account), events, until,
                    PreviewContext(PriceBook(session), billing_config.cycle_config()),
                    build_history(session, account, state, events))

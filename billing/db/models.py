@@ -105,6 +105,19 @@ class AccountStateRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class ArchivedStateRecord(Base):
+    """A settled proforma, payment or invoice moved out of its account's hot state
+    (billing/domain/compaction.py): part of the projection, read back only by the rare run that
+    reaches that far (billing/cycle/archive.py)."""
+    __tablename__ = "account_state_archive"
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ordinal: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    archived_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
 class JournalEntry(Base):
     __tablename__ = "journal_entries"
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from billing.domain.credit_notes import credit_latest_invoices
 from billing.domain.records import DocumentDraft, Event, Posting, Rejection
-from billing.domain.state import AccountState, InvoiceState
+from billing.domain.state import AccountState, InvoiceState, require_history
 
 CREDIT_GRANTED = "credit.granted"
 INVOICE_CORRECTED = "invoice.corrected"
@@ -27,8 +27,9 @@ CLOSED = ("terminated", "expired")
 
 
 def creditable(state: AccountState) -> Decimal:
-    """What the account's invoices still hold: gross invoiced less what credit notes took (§6)."""
-    return sum((max(Decimal(0), i.gross - i.credited) for i in state.invoices), Decimal(0))
+    """What the account's invoices still hold: gross invoiced less what credit notes took (§6),
+    the archived ones included (billing/domain/compaction.py)."""
+    return sum((max(Decimal(0), i.gross - i.credited) for i in state.invoices), state.archive.invoices_creditable)
 
 
 def invoice_of(state: AccountState, number: str) -> InvoiceState | None:
@@ -72,6 +73,7 @@ def _correct_invoice(run: Any, day: date, event: Event) -> None:
     st = run.state
     invoice = invoice_of(st, event.data["invoice"])
     if invoice is None:
+        require_history(st, f"the correction of {event.data['invoice']}")
         run.rejections.append(Rejection(event.id, day, f"{event.data['invoice']} is not an invoice of this account"))
         return
     invoice.modifications += 1

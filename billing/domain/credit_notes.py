@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.domain.records import DocumentDraft, DraftLine
-from billing.domain.state import AccountState, InvoiceState
+from billing.domain.state import AccountState, InvoiceState, require_history
 
 
 def credit_invoice(run: Any, invoice: InvoiceState, day: date, amount: Decimal, description: str,
@@ -44,4 +44,6 @@ def credit_latest_invoices(run: Any, state: AccountState, day: date, amount: Dec
         remaining -= noted[1]
         if remaining == 0:
             break
+    if remaining > 0:
+        require_history(state, "a credit beyond what the hot invoices hold")
     return notes

@@ -18,7 +18,8 @@ from billing.domain.records import (CHARGING_STATES, Allocation, CycleConfig, Do
 from billing.domain.adjustments import ADJUSTMENTS, apply_adjustment
 from billing.domain.credit_notes import credit_latest_invoices
 from billing.domain.reversals import PAYMENT_REVERSED, payment_of, reverse_payment
-from billing.domain.state import AccountState, CoveredLine, InvoiceState, PaymentState, ProformaState
+from billing.domain.state import (AccountState, CoveredLine, InvoiceState, PaymentState, ProformaState,
+                                  require_history)
 from billing.money import quantum, round_money, round_quantity
 from invoices.documents import VatTreatment
 from invoices.vat import monthly_price
@@ -242,7 +243,7 @@ def _credit_payment(run: _Run, day: date, event: Event) -> None:
     run.post(day, "payment", amount, f"clearing:{method}", event_id=event.id,
              details={"method": method, "reference": event.data.get("reference"),
                       "external_id": event.data.get("external_id")})
-    payment = PaymentState(event.id, event.data.get("external_id"), method, amount)
+    payment = PaymentState(event.id, event.data.get("external_id"), method, amount, day=day)
     st.payments.append(payment)
     st.paid_ever = True
     remaining = amount
@@ -290,6 +291,7 @@ def _evaluate_lateness(run: _Run, day: date) -> None:
 
 def _expire(run: _Run, day: date) -> None:
     st = run.state
+    require_history(st, "an expiry, which voids every proforma,")
     run.post(day, "charge_reversal", st.charged_since_conversion, "revenue",
              details={"reason": "trial ended and the first proforma was never paid; no contract formed"})
     st.charged_since_conversion = Decimal(0)
@@ -487,6 +489,7 @@ def _terminate(run: _Run, day: date, event: Event) -> None:
         run.rejections.append(Rejection(event.id, day, "provider termination for late payment needs "
                                                        "more than 30 days of lateness (§13)"))
         return
+    require_history(st, "a termination, which voids every proforma and refunds through the latest payments,")
     for proforma in st.proformas:
         proforma.void = True
     balance_after_charges = st.balance
@@ -524,6 +527,8 @@ def _order_refund(run: _Run, day: date, amount: Decimal, event: Event, details: 
         parts.append(RefundPart(payment.event_id, payment.external_id, payment.method, share))
         if remaining == 0:
             break
+    if remaining > 0:
+        require_history(st, "a refund beyond what the hot payments hold")
     notes = credit_latest_invoices(run, st, day, amount,
                                    f"Refund of the unused prepaid balance on termination ({day.isoformat()})", event.id)
     run.refunds.append(RefundOrder(run.profile.account_id, day, day + timedelta(days=run.ctx.config.refund_days),

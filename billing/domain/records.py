@@ -59,6 +59,8 @@ class CycleConfig:
     payment_terms_days: int = 8
     grace_days: int = 30  # lateness beyond this suspends (§2.2) or expires an unpaid first proforma (§1)
     refund_days: int = 30
+    # settled history older than this leaves the hot state (billing/domain/compaction.py)
+    archive_after_days: int = 45
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 from billing.domain.credit_notes import credit_invoice, credit_latest_invoices
 from billing.domain.records import Allocation, Event, Rejection
-from billing.domain.state import AccountState, PaymentState
+from billing.domain.state import AccountState, PaymentState, require_history
 
 PAYMENT_REVERSED = "payment.reversed"
 _PAYING = ("active", "past_due", "suspended")
@@ -40,6 +40,7 @@ def reverse_payment(run: Any, day: date, event: Event) -> None:
     st = run.state
     payment = payment_of(st, event.data["payment"])
     if payment is None:
+        require_history(st, f"the return of payment {event.data['payment']}")
         run.rejections.append(Rejection(event.id, day, f"no payment {event.data['payment']} on this account"))
         return
     amount = min(Decimal(event.data["amount"]), payment.amount - payment.reversed)
@@ -53,7 +54,7 @@ def reverse_payment(run: Any, day: date, event: Event) -> None:
                       "external_id": payment.external_id, "method": payment.method})
     _undo_allocations(run, st, day, payment, amount)
     _credit_its_invoice(run, st, day, payment, amount, event)
-    if not any(p.amount - p.reversed > 0 for p in st.payments):
+    if not any(p.amount - p.reversed > 0 for p in st.payments) and not st.archive.payments_unreversed:
         st.paid_ever = False
         if st.status in _PAYING:
             run.set_status(day, "awaiting_payment")
@@ -75,6 +76,8 @@ def _undo_allocations(run: Any, st: AccountState, day: date, payment: PaymentSta
         payment.allocations[index] = (number, share - undo)
         left -= undo
         proforma = proformas.get(number)
+        if proforma is None:
+            require_history(st, f"the return of a payment of {number}")
         if proforma is not None:
             proforma.paid -= undo
         run.allocations.append(Allocation(payment.event_id, number, -undo, day))

@@ -54,6 +54,7 @@ class PaymentState:
     invoice: str | None = None
     allocations: list[tuple[str, Decimal]] = field(default_factory=list)
     reversed: Decimal = Decimal(0)
+    day: date | None = None  # its booking day: how old it is decides when it leaves the hot state (compaction.py)
 
     @property
     def held(self) -> Decimal:
@@ -67,6 +68,36 @@ class InvoiceState:
     gross: Decimal
     credited: Decimal = Decimal(0)
     modifications: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """What of the account's settled history left the hot state (billing/domain/compaction.py):
+    how many records of each kind (the archived ones are the first of each list), and the two
+    figures the engine still needs of them without reading them back."""
+    proformas: int = 0
+    payments: int = 0
+    invoices: int = 0
+    invoices_creditable: Decimal = Decimal(0)  # Σ max(0, gross − credited) of the archived invoices
+    payments_unreversed: int = 0              # archived payments with some of their money still in
+
+    def __bool__(self) -> bool:
+        return bool(self.proformas or self.payments or self.invoices)
+
+
+NO_ARCHIVE = Archive()
+
+
+class HistoryNotLoaded(RuntimeError):
+    """The engine reached for an archived record in a run that was not given the history
+    (billing/domain/compaction.py needs_history missed a case): never a customer's doing."""
+
+
+def require_history(state: "AccountState", what: str) -> None:
+    """Called by the engine where the record it needs next may be an archived one."""
+    if state.archive:
+        raise HistoryNotLoaded(f"account {state.account_id}: {what} reaches its archived history, "
+                               "which this run was not given")
 
 
 @dataclass
@@ -89,6 +120,7 @@ class AccountState:
     proformas: list[ProformaState] = field(default_factory=list)
     payments: list[PaymentState] = field(default_factory=list)
     invoices: list[InvoiceState] = field(default_factory=list)
+    archive: Archive = NO_ARCHIVE
 
     def copy(self) -> "AccountState":
         # The nested records are the only mutable parts; Decimal, Fraction and date are immutable.
@@ -120,10 +152,10 @@ class AccountState:
             "month_posted": str(self.month_posted), "charged_since_conversion": str(self.charged_since_conversion),
             "paid_ever": self.paid_ever, "terminated_on": _date_text(self.terminated_on),
             "expired_on": _date_text(self.expired_on),
-            "proformas": [_proforma_json(p) for p in self.proformas],
-            "payments": [_payment_json(p) for p in self.payments],
-            "invoices": [{"number": i.number, "gross": str(i.gross), "credited": str(i.credited),
-                          "modifications": i.modifications} for i in self.invoices],
+            "proformas": [proforma_json(p) for p in self.proformas],
+            "payments": [payment_json(p) for p in self.payments],
+            "invoices": [invoice_json(i) for i in self.invoices],
+            **({"archive": _archive_json(self.archive)} if self.archive else {}),
         }
 
     @staticmethod
@@ -141,34 +173,65 @@ class AccountState:
             charged_since_conversion=Decimal(get("charged_since_conversion", "0")),
             paid_ever=bool(get("paid_ever", False)), terminated_on=_date_or_none(get("terminated_on")),
             expired_on=_date_or_none(get("expired_on")),
-            proformas=[ProformaState(p["number"], date.fromisoformat(p["issue_date"]), date.fromisoformat(p["due_date"]),
-                                     Decimal(p["amount"]), Decimal(p.get("paid", "0")), bool(p.get("first", False)),
-                                     bool(p.get("void", False)), _date_or_none(p.get("period_start")),
-                                     _date_or_none(p.get("period_end")), _lines_from_json(p.get("lines")))
-                       for p in get("proformas") or ()],
-            payments=[PaymentState(p["event_id"], p.get("external_id"), p["method"], Decimal(p["amount"]),
-                                   Decimal(p.get("refunded", "0")), p.get("invoice"),
-                                   [(number, Decimal(amount)) for number, amount in p.get("allocations") or ()],
-                                   Decimal(p.get("reversed", "0"))) for p in get("payments") or ()],
-            invoices=[InvoiceState(i["number"], Decimal(i["gross"]), Decimal(i.get("credited", "0")),
-                                   int(i.get("modifications", 0))) for i in get("invoices") or ()],
+            proformas=[proforma_from_json(p) for p in get("proformas") or ()],
+            payments=[payment_from_json(p) for p in get("payments") or ()],
+            invoices=[invoice_from_json(i) for i in get("invoices") or ()],
+            archive=_archive_from_json(get("archive")),
         )
 
 
-def _payment_json(p: PaymentState) -> dict[str, Any]:
+def _archive_json(a: Archive) -> dict[str, Any]:
+    return {"proformas": a.proformas, "payments": a.payments, "invoices": a.invoices,
+            "invoices_creditable": str(a.invoices_creditable), "payments_unreversed": a.payments_unreversed}
+
+
+def _archive_from_json(data: dict[str, Any] | None) -> Archive:
+    if not data:
+        return NO_ARCHIVE
+    return Archive(int(data["proformas"]), int(data["payments"]), int(data["invoices"]),
+                   Decimal(data["invoices_creditable"]), int(data["payments_unreversed"]))
+
+
+# One record as JSON and back: the hot state's lists and the archive's rows use the same text.
+
+def invoice_json(i: InvoiceState) -> dict[str, Any]:
+    return {"number": i.number, "gross": str(i.gross), "credited": str(i.credited), "modifications": i.modifications}
+
+
+def invoice_from_json(i: dict[str, Any]) -> InvoiceState:
+    return InvoiceState(i["number"], Decimal(i["gross"]), Decimal(i.get("credited", "0")), int(i.get("modifications", 0)))
+
+
+def payment_json(p: PaymentState) -> dict[str, Any]:
     data = {"event_id": p.event_id, "external_id": p.external_id, "method": p.method,
             "amount": str(p.amount), "refunded": str(p.refunded), "invoice": p.invoice,
             "allocations": [[number, str(amount)] for number, amount in p.allocations]}
     if p.reversed:
         data["reversed"] = str(p.reversed)
+    if p.day is not None:
+        data["day"] = p.day.isoformat()
     return data
 
 
-def _proforma_json(p: ProformaState) -> dict[str, Any]:
+def payment_from_json(p: dict[str, Any]) -> PaymentState:
+    return PaymentState(p["event_id"], p.get("external_id"), p["method"], Decimal(p["amount"]),
+                        Decimal(p.get("refunded", "0")), p.get("invoice"),
+                        [(number, Decimal(amount)) for number, amount in p.get("allocations") or ()],
+                        Decimal(p.get("reversed", "0")), _date_or_none(p.get("day")))
+
+
+def proforma_from_json(p: dict[str, Any]) -> ProformaState:
+    return ProformaState(p["number"], date.fromisoformat(p["issue_date"]), date.fromisoformat(p["due_date"]),
+                         Decimal(p["amount"]), Decimal(p.get("paid", "0")), bool(p.get("first", False)),
+                         bool(p.get("void", False)), _date_or_none(p.get("period_start")),
+                         _date_or_none(p.get("period_end")), _lines_from_json(p.get("lines")))
+
+
+def proforma_json(p: ProformaState) -> dict[str, Any]:
     data = {"number": p.number, "issue_date": p.issue_date.isoformat(), "due_date": p.due_date.isoformat(),
             "amount": str(p.amount), "paid": str(p.paid), "first": p.first, "void": p.void,
             "period_start": _date_text(p.period_start), "period_end": _date_text(p.period_end)}
-    if p.lines:  # only an open proforma keeps its lines (an older state has none: see engine._covered_lines)
+    if p.lines:  # an older state has none (engine._paid_lines then states a lump sum)
         data["lines"] = [[line.description, _date_text(line.period_start), _date_text(line.period_end),
                           str(line.quantity), str(line.gross),
                           None if line.unit_gross is None else str(line.unit_gross)] for line in p.lines]

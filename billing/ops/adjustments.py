@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
+from billing.cycle import archive
 from billing.cycle.context import DbContext, PriceBook, profile_of, to_domain
 from billing.cycle.write import (_book_vat, add_posting, add_row, add_state_notice, add_step_messages, document_rows,
                                  save_states)
@@ -95,6 +96,8 @@ def adjust(factory: sessionmaker, req: Request, check: Check, issue: Issue) -> O
             raise NotFound(f"no account {req.account_id}")
         row = session.get(m.AccountStateRow, account.id)
         state = AccountState.from_json(row.state) if row is not None else None
+        # Finance's adjustments are rare and may name any invoice: they read the whole history.
+        state, whole = archive.with_archive(session, state) if state is not None else (None, False)
         day = state.through if state is not None else None
         event_id = _event_id(req, day)
         digest = hashlib.sha256(canonical_json(req.request).encode()).hexdigest()
@@ -121,6 +124,11 @@ def adjust(factory: sessionmaker, req: Request, check: Check, issue: Issue) -> O
         for change in outcome.state_changes:
             add_state_notice(session, account.id, change)
         add_step_messages(session, account, state, new, outcome)  # the documents' own come with them
+        new, archived = archive.compacted(new, day, ctx.config.archive_after_days)
+        if whole:
+            archive.forget(session, account.id)
+        for table, values in archived:
+            add_row(session, table, values)
         save_states(session, [(account.id, new, True, jsoncodec.dumps(new.to_json()))])
         ctx.write_counters()
         return Outcome([doc.number for doc in documents], created=True)
