@@ -19,8 +19,10 @@ from billing.db.base import utcnow
 from billing.domain.compaction import ArchivedRecord, compact, needs_history, with_history
 from billing.domain.records import Event
 from billing.domain.state import AccountState
+from billing.logs import get_logger
 
 TABLE = m.ArchivedStateRecord.__table__
+log = get_logger("billing.cycle")
 
 
 def archived_records(session: Session, account_id: str) -> list[ArchivedRecord]:
@@ -34,7 +36,11 @@ def with_archive(session: Session, state: AccountState, events: Iterable[Event] 
     (finance's adjustments read the whole history: they are rare and may name any invoice)."""
     if not state.archive or (events is not None and not needs_history(state, events)):
         return state, False
-    return with_history(state, archived_records(session, state.account_id)), True
+    records = archived_records(session, state.account_id)
+    # rare by design: a figure to watch, each load costs a read of the account's settled years
+    log.info("history_loaded", account_id=state.account_id, records=len(records),
+             events=sorted({e.type for e in events}) if events is not None else None)
+    return with_history(state, records), True
 
 
 def compacted(state: AccountState, first_day: date, keep_days: int, now: datetime | None = None
