@@ -14,8 +14,12 @@ loads through the ORM (per mapped table) and its SQL statements are in the JSON 
 
 Paginated lists: a route that takes `limit`/`cursor` answers `next_cursor`; the bench asks each
 list with `?limit=50` and measures that variant only if the answer has `next_cursor` (otherwise
-the route ignored the parameter and the line says `paginated: false`). The ledger is also read
-with `?from=` the first day of the month shown (a window the route does take).
+the route ignored the parameter and the line says `paginated: false`). Each list is measured at
+its first page and at its last one (`?limit=50&cursor=`, reached by walking the pages first: at
+month 36 the newest entries, whose balances start from a sum of all earlier history; at month 2
+the only page). The ledger is also read with `?from=` the first day of the month shown (a window
+the route does take). The portal page shows a bounded part of the history (the latest months'
+statements, the latest documents), so it is measured as it is.
 
     .venv/bin/python bench/reads.py --engines sqlite --accounts 10 --requests 100
     .venv/bin/python bench/reads.py --profile-dir /tmp/reads-prof     # cProfile of each view, in-process
@@ -115,11 +119,28 @@ def routes(get_json, post_json, ids: list[str]) -> dict[str, list[str]]:
         "account": [f"/v1/accounts/{a}" for a in ids],
         "documents": [f"/v1/accounts/{a}/documents" for a in ids],
         "documents?limit": [f"/v1/accounts/{a}/documents?limit={PAGE}" for a in ids],
+        "documents?limit&cursor (last page)": [last_page(get_json, f"/v1/accounts/{a}/documents?limit={PAGE}")
+                                               for a in ids],
         "ledger": [f"/v1/accounts/{a}/ledger" for a in ids],
         "ledger?limit": [f"/v1/accounts/{a}/ledger?limit={PAGE}" for a in ids],
+        "ledger?limit&cursor (last page)": [last_page(get_json, f"/v1/accounts/{a}/ledger?limit={PAGE}")
+                                            for a in ids],
         f"ledger?from={window}": [f"/v1/accounts/{a}/ledger?from={window}" for a in ids],
         "portal": [f"/portal/{a}?token={tokens[a]}" for a in ids],
     }
+
+
+def last_page(get_json, first: str, most: int = 1000) -> str:
+    """The path of a paginated list's last page, walked to from `first` (`first` itself when the
+    route does not paginate or the list fits one page)."""
+    path = first
+    for _ in range(most):
+        body = get_json(path)
+        cursor = body.get("next_cursor") if isinstance(body, dict) else None
+        if not cursor:
+            return path
+        path = f"{first}&cursor={cursor}"  # urlsafe base64: nothing to escape
+    raise RuntimeError(f"{first}: more than {most} pages")
 
 
 def paginated(get_json, path: str) -> bool:
@@ -208,7 +229,7 @@ def profile_views(app, old_id: str, new_id: str, out_dir: str, engine: str, repe
         "account": lambda s, a: account_view(s, a),
         "documents": lambda s, a: documents_view(s, a),
         "ledger": lambda s, a: ledger_view(s, a, None, None),
-        "portal": lambda s, a: render_page(page_model(s, a, None, lambda p: p, False)),
+        "portal": lambda s, a: render_page(page_model(s, a, None, lambda p, **q: p, False)),
     }
     for view, fn in views.items():
         for month, account in (("m2", new_id), ("m36", old_id)):

@@ -145,6 +145,8 @@ class PostingRow(Base):
 
 class DocumentRow(Base):
     __tablename__ = "documents"
+    # an account's documents a page at a time, in the order its list shows (billing/views/documents.py)
+    __table_args__ = (Index("ix_documents_account_issue_number", "account_id", "issue_date", "number"),)
     number: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[str] = mapped_column(String(128), index=True)

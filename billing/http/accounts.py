@@ -52,9 +52,16 @@ def register_account_routes(app: FastAPI, factory: sessionmaker, session_dep: Ca
     @app.get("/v1/accounts/{account_id}/ledger", tags=["accounts"])
     def get_ledger(account_id: str, date_from: str | None = Query(None, alias="from"),
                    date_to: str | None = Query(None, alias="to"),
+                   limit: int | None = Query(None, ge=1, le=lists.MAX_LIMIT),
+                   cursor: str | None = Query(None, max_length=MAX_CURSOR_CHARS),
                    principal: auth.Principal = Depends(principal_dep), session: Session = Depends(session_dep)):
+        """The customer's entries by (day, id), `from`/`to` inclusive: `{"account_id", "currency",
+        "entries", "next_cursor"}`; each `balance_after` is the balance from the account's first
+        entry on. Without `limit` every entry in the range (next_cursor null); with it a page, and
+        next_cursor passed back as `cursor` (with the same from/to) gives the next one."""
         auth.require(principal, "crm", "finance", "customer", account_id=account_id)
-        return views.ledger_view(session, account_id, day_param(date_from, "from"), day_param(date_to, "to"))
+        return views.ledger_view(session, account_id, day_param(date_from, "from"), day_param(date_to, "to"),
+                                 limit, cursor or None)
 
     @app.get("/v1/accounts/{account_id}/explain", tags=["explain"])
     def get_account_explain(account_id: str, date_: str = Query(..., alias="date"),

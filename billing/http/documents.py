@@ -47,10 +47,15 @@ def register_document_routes(app: FastAPI, factory: sessionmaker, session_dep: C
                                    day_from=day_from, day_to=day_to, limit=limit, cursor=cursor)
 
     @app.get("/v1/accounts/{account_id}/documents", tags=["documents"])
-    def get_documents(account_id: str, principal: auth.Principal = Depends(principal_dep),
+    def get_documents(account_id: str, limit: int | None = Query(None, ge=1, le=lists.MAX_LIMIT),
+                      cursor: str | None = Query(None, max_length=MAX_CURSOR_CHARS),
+                      principal: auth.Principal = Depends(principal_dep),
                       session: Session = Depends(session_dep)) -> dict:
+        """The account's documents by (issue_date, number): `{"account_id", "documents",
+        "next_cursor"}`. Without `limit` all of them (next_cursor null); with it a page, and
+        next_cursor passed back as `cursor` gives the next one, until it is null."""
         auth.require(principal, "crm", "finance", "customer", account_id=account_id)
-        return views.documents_view(session, account_id)
+        return views.documents_view(session, account_id, limit, cursor or None)
 
     def _document_for(session: Session, number: str, principal: auth.Principal):
         row = views.get_document_row(session, number)

@@ -12,12 +12,13 @@ from typing import Callable
 from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
-from fastapi import Depends, FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.http import auth
 from billing.views.accounts import get_account
+from billing.views.cursors import MAX_CURSOR_CHARS
 from billing.views.documents import frozen_document
 from billing.views.statements import statement
 from billing.db.models import DocumentRow
@@ -68,9 +69,16 @@ def _credentials(request: Request, session: Session, account_id: str) -> str:
     return make_token(account_id)[0]
 
 
-def _linker(account_id: str, token: str, lang: str | None) -> Callable[[str], str]:
-    query = urlencode({"token": token, **({"lang": lang} if lang else {})})
-    return lambda path: f"/portal/{quote(account_id, safe='')}/{path}?{query}"
+def _linker(account_id: str, token: str, lang: str | None) -> Callable[..., str]:
+    """`link(path, **query)`: the portal URL of `path` ("" for the page itself) with the caller's
+    token, the page's language and `query`."""
+    base = f"/portal/{quote(account_id, safe='')}"
+
+    def link(path: str, **query: str) -> str:
+        text = urlencode({"token": token, **({"lang": lang} if lang else {}), **query})
+        return f"{base}/{path}?{text}" if path else f"{base}?{text}"
+
+    return link
 
 
 def _lang(value: str | None) -> str | None:
@@ -115,7 +123,10 @@ def register_portal_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
 
     @app.get("/portal/{account_id}", tags=["portal"], response_class=HTMLResponse)
     def portal_page(account_id: str, request: Request, lang: str | None = None,
+                    before: str | None = Query(None, max_length=MAX_CURSOR_CHARS),
                     session: Session = Depends(session_dep)):
+        """The account's page: the latest documents (`before`, from the page's link to older ones:
+        the documents before that one) and the latest months' statements."""
         token = _credentials(request, session, account_id)
         gateway = gateway_from_env()
         if gateway.configured:
@@ -124,7 +135,7 @@ def register_portal_routes(app: FastAPI, factory: sessionmaker, session_dep: Cal
             session.rollback()
             complete_pending_cards(factory, gateway, account_id)
         model = page_model(session, account_id, _lang(lang), _linker(account_id, token, lang),
-                           can_pay=checkout_use_case() is not None)
+                           can_pay=checkout_use_case() is not None, before=before or None)
         return HTMLResponse(render_page(model), headers=_HEADERS)
 
     @app.get("/portal/{account_id}/documents/{number}.pdf", tags=["portal"], response_class=Response)

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing.cycle.run import load_state
@@ -28,8 +28,8 @@ from billing.db import models as m
 from billing.db.queries import among
 from billing.errors import invalid_field
 from billing.views.accounts import account_view, get_account
-from billing.views.cursors import decode_cursor, encode_cursor
-from billing.views.documents import document_statuses, document_summary, paid_by_proforma
+from billing.views.cursors import after_key, decode_cursor, decode_day_key, encode_cursor, encode_day_key
+from billing.views.documents import document_statuses, document_summary, nav_statuses, paid_by_proforma
 from nav_reporting.models import NavOutbox
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -137,14 +137,6 @@ def account_page(session: Session, *, state: str | None, q: str | None, limit: i
 
 # -- documents ------------------------------------------------------------------------------------
 
-def _nav_statuses(session: Session, numbers: list[str]) -> dict[str, str]:
-    """nav_reporting.outbox.nav_status for many documents in one query."""
-    if not numbers:
-        return {}
-    return dict(session.execute(select(NavOutbox.document_number, NavOutbox.status)
-                                .where(among(session, NavOutbox.document_number, numbers))).all())
-
-
 def _judged(session: Session, rows: list[m.DocumentRow]) -> list[dict[str, Any]]:
     """Each row as the account's documents list shows it (billing/views/documents.documents_view):
     statuses per account from its stored state, what was paid on each proforma, NAV status."""
@@ -169,7 +161,7 @@ def _judged(session: Session, rows: list[m.DocumentRow]) -> list[dict[str, Any]]
     statuses: dict[str, str] = {}
     for state, group in alike.values():
         statuses.update(document_statuses(session, group, state, paid))
-    navs = _nav_statuses(session, [r.number for r in rows if r.kind != "proforma"])
+    navs = nav_statuses(session, [r.number for r in rows if r.kind != "proforma"])
     return [document_summary(r, statuses[r.number], navs.get(r.number),
                              paid.get(r.number, Decimal(0)) if r.kind == "proforma" else None) for r in rows]
 
@@ -179,22 +171,13 @@ def document_page(session: Session, *, kind: str | None, status: str | None, nav
     """Documents by (issue_date, number), both fixed when a document is issued. `status` as
     document_statuses computes it, judged a batch at a time; `nav_status` the NAV outbox's
     (proformas have none); `from`/`to` on the issue date, inclusive."""
-    if cursor:
-        day_text, number = decode_cursor(cursor, "documents", 2)
-        try:
-            after: tuple[date, str] | None = (date.fromisoformat(day_text), number)
-        except ValueError as exc:
-            raise invalid_field("cursor", "not a cursor this list gave (pass next_cursor back unchanged)") from exc
-    else:
-        after = None
+    after = decode_day_key(cursor, "documents") if cursor else None
     doc = m.DocumentRow
 
-    def fetch(after_key: tuple[date, str] | None, size: int) -> list[m.DocumentRow]:
+    def fetch(after: tuple[date, str] | None, size: int) -> list[m.DocumentRow]:
         query = select(doc).order_by(doc.issue_date, doc.number).limit(size)
-        if after_key is not None:  # (issue_date, number) > after_key, the issue_date index usable
-            query = query.where(doc.issue_date >= after_key[0],
-                                or_(doc.issue_date > after_key[0], and_(doc.issue_date == after_key[0],
-                                                                        doc.number > after_key[1])))
+        if after is not None:
+            query = query.where(after_key(doc.issue_date, doc.number, after))
         if kind is not None:
             query = query.where(doc.kind == kind)
         if status is not None:
@@ -222,5 +205,4 @@ def document_page(session: Session, *, kind: str | None, status: str | None, nav
     rows, next_key = _page(fetch, judge, lambda r: (r.issue_date, r.number), after, limit,
                            max(limit + 1, FILTER_BATCH) if status is not None else limit + 1)
     return {"items": [summaries[r.number] for r in rows],
-            "next_cursor": encode_cursor("documents", next_key[0].isoformat(), next_key[1])
-            if next_key is not None else None}
+            "next_cursor": encode_day_key("documents", *next_key) if next_key is not None else None}

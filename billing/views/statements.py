@@ -1,10 +1,16 @@
-"""The monthly statement of an account: opening balance, payments, charges by run of days, refunds."""
+"""The monthly statement of an account: opening balance, payments, charges by run of days, refunds;
+and the totals of its latest months at once, for the portal.
+
+A statement reads its month's entries and one SQL sum of everything before (its opening); the
+latest months' totals come from one grouped SQL sum per month and kind. Both sort a kind into
+its column through `column_of`, so the two give the same figures."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing import config as billing_config
@@ -12,7 +18,8 @@ from billing.accounts import buyer_of
 from billing.db import models as m
 from billing.errors import InvalidInput
 from billing.money import fmt
-from billing.views.accounts import CUSTOMER_KINDS, get_account
+from billing.db.money_sums import money_sums
+from billing.views.accounts import customer_entries, get_account, tidy
 from invoices.documents import Statement, StatementLine
 from proration.days import days_in_month
 
@@ -26,28 +33,93 @@ def parse_month(text: str) -> tuple[date, date]:
     return first, first.replace(day=days_in_month(first))
 
 
+# The statement's columns, each with the sign that turns the customer-side amount into it: a
+# returned payment is money that never stayed; a goodwill credit is its own column and a correction
+# (a memo) moves nothing; everything else is a charge (corrections of charges, reversals, clawback).
+COLUMNS = {"payments": 1, "charges": -1, "refunds": -1, "credits": 1}
+
+
+def column_of(kind: str) -> str:
+    if kind in ("payment", "payment_reversal"):
+        return "payments"
+    if kind == "refund":
+        return "refunds"
+    if kind in ("credit", "correction"):
+        return "credits"
+    return "charges"
+
+
+def columns(sums_by_kind: dict[str, Decimal]) -> dict[str, Decimal]:
+    """payments, charges, refunds, credits of a month from the sum of its amounts per kind."""
+    out = {column: Decimal(0) for column in COLUMNS}
+    for kind, amount in sums_by_kind.items():
+        column = column_of(kind)
+        out[column] += COLUMNS[column] * amount
+    return out
+
+
 def statement(session: Session, account_id: str, month: str) -> Statement:
     account = get_account(session, account_id)
     first, last = parse_month(month)
-    rows = list(session.scalars(select(m.JournalEntry).where(
-        m.JournalEntry.account_id == account_id, m.JournalEntry.kind.in_(CUSTOMER_KINDS),
-        m.JournalEntry.day <= last).order_by(m.JournalEntry.day, m.JournalEntry.id)))
-    opening = sum((r.amount for r in rows if r.day < first), Decimal(0))
+    je = m.JournalEntry
+    rows = list(session.scalars(select(je).where(*customer_entries(account_id), je.day >= first, je.day <= last)
+                                .order_by(je.day, je.id)))
+    opening = tidy(money_sums(session, je.amount, (), *customer_entries(account_id), je.day < first)
+                   .get((), Decimal(0)), account.currency)
     lines: list[StatementLine] = []
-    payments = charges = refunds = credits = Decimal(0)
-    for row in (r for r in rows if r.day >= first):
-        if row.kind in ("payment", "payment_reversal"):  # a returned payment is money that never stayed
-            payments += row.amount
-        elif row.kind == "refund":
-            refunds -= row.amount
-        elif row.kind in ("credit", "correction"):  # a goodwill credit; a correction moves nothing
-            credits += row.amount
-        else:
-            charges -= row.amount
+    by_kind: dict[str, Decimal] = {}
+    for row in rows:
+        by_kind[row.kind] = by_kind.get(row.kind, Decimal(0)) + row.amount
         lines = _merge_line(lines, row)
-    closing = opening + payments - charges - refunds + credits
+    totals = columns(by_kind)
+    closing = opening + totals["payments"] - totals["charges"] - totals["refunds"] + totals["credits"]
     return Statement(account_id, month, account.currency, buyer_of(account), billing_config.seller(), opening,
-                     tuple(lines), payments, charges, refunds, closing, account.locale, credits=credits)
+                     tuple(lines), totals["payments"], totals["charges"], totals["refunds"], closing, account.locale,
+                     credits=totals["credits"])
+
+
+def _month_of(session: Session, day):
+    """YYYY-MM of a date column. SQLite stores a date as its ISO text (SQLAlchemy's format), so
+    its first seven characters are the month, cheaper per row than strftime."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.substr(day, 1, 7)
+    return func.to_char(day, "YYYY-MM")
+
+
+@dataclass(frozen=True, slots=True)
+class MonthTotals:
+    """The figures of one month's statement without its lines (statement() gives the same)."""
+    month: str  # YYYY-MM
+    opening: Decimal
+    payments: Decimal
+    charges: Decimal
+    refunds: Decimal
+    credits: Decimal
+    closing: Decimal
+
+
+def latest_months(session: Session, account: m.Account, count: int) -> tuple[list[MonthTotals], int]:
+    """The totals of the latest `count` months with entries the customer sees, latest first, and
+    how many earlier months with entries are not among them. One grouped SQL sum per month and
+    kind over the account's history; the opening of the earliest month shown is the sum of the
+    groups before it."""
+    je = m.JournalEntry
+    sums = money_sums(session, je.amount, (_month_of(session, je.day), je.kind), *customer_entries(account.id))
+    by_month: dict[str, dict[str, Decimal]] = {}
+    for (month, kind), amount in sums.items():
+        by_month.setdefault(month, {})[kind] = amount
+    assert count >= 1
+    months = sorted(by_month)
+    shown, earlier = months[-count:], months[:-count]
+    balance = sum((amount for month in earlier for amount in by_month[month].values()), Decimal(0))
+    out = []
+    for month in shown:
+        totals = columns(by_month[month])
+        opening, balance = balance, balance + sum(by_month[month].values(), Decimal(0))
+        out.append(MonthTotals(month, tidy(opening, account.currency),
+                               *(tidy(totals[c], account.currency) for c in ("payments", "charges", "refunds", "credits")),
+                               tidy(balance, account.currency)))
+    return out[::-1], len(earlier)
 
 
 def _merge_line(lines: list[StatementLine], row: m.JournalEntry) -> list[StatementLine]:
