@@ -137,7 +137,7 @@ class PostingRow(Base):
     __tablename__ = "postings"
     id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
-    ledger_account: Mapped[str] = mapped_column(String(160), index=True)
+    ledger_account: Mapped[str] = mapped_column(String(160))  # no index: nothing looks postings up by it
     amount: Mapped[Decimal] = mapped_column(Money)  # debit +, credit −
     currency: Mapped[str] = mapped_column(String(3))
     day: Mapped[date] = mapped_column(Date)
@@ -149,7 +149,7 @@ class DocumentRow(Base):
     __table_args__ = (Index("ix_documents_account_issue_number", "account_id", "issue_date", "number"),)
     number: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    account_id: Mapped[str] = mapped_column(String(128))  # indexed with issue_date, number (above)
     issue_date: Mapped[date] = mapped_column(Date, index=True)
     due_date: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
