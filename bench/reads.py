@@ -40,6 +40,7 @@ OLD_CREATED = date(2026, 3, 2)
 NEW_CREATED = date(2029, 1, 2)
 AS_OF = date(2029, 2, 15)  # month 36 of OLD, month 2 of NEW
 PAGE = 50
+WHOLE_LISTS = ("documents", "ledger")  # the routes as the contract shows them, without limit
 
 
 def build(url: str, accounts: int, workers: int) -> tuple[list[str], list[str], dict]:
@@ -179,9 +180,15 @@ def run(engine: str, dbs: c.Databases, accounts: int, n: int, served: bool, work
         app.state.engine.dispose()
     for route, by_cohort in results.items():
         a, b = by_cohort["month 2"], by_cohort["month 36"]
+        # A list asked without `limit` answers all of it (the contract's route): its cost is its
+        # size (36 months of daily entries), so only its pages carry the goal ("lists paginated").
+        whole = route in WHOLE_LISTS
         c.emit("reads", f"GET {route} p99 ms, month 36 vs month 2 ({engine})", b["p99_ms"], "ms (lower is better)",
-               baseline=a["p99_ms"], goal="p99 <= 1.5x month 2" + (" (paginated)" if "?limit" in route else ""),
-               passed=b["p99_ms"] <= 1.5 * a["p99_ms"], month36=b, month2=a, accounts_per_cohort=accounts,
+               baseline=a["p99_ms"],
+               goal=("none: the whole list in one answer; its pages carry the goal" if whole
+                     else "p99 <= 1.5x month 2" + (" (paginated)" if "?limit" in route else "")),
+               passed=None if whole else b["p99_ms"] <= 1.5 * a["p99_ms"], month36=b, month2=a,
+               accounts_per_cohort=accounts,
                served=served, paginated=support.get(route), state=sizes)
 
 
