@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from billing.cycle.write import add_row
 from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.base import utcnow
@@ -31,7 +32,7 @@ def archived_records(session: Session, account_id: str) -> list[ArchivedRecord]:
     return [ArchivedRecord(row.kind, row.ordinal, row.key, row.record) for row in rows]
 
 
-def with_archive(session: Session, state: AccountState, events: Iterable[Event] | None = None) -> tuple[AccountState, bool]:
+def with_archive(session: Session, state: AccountState, events: list[Event] | None = None) -> tuple[AccountState, bool]:
     """(the state a run of `events` needs, whether it is the whole history); None: every event
     (finance's adjustments read the whole history: they are rare and may name any invoice)."""
     if not state.archive or (events is not None and not needs_history(state, events)):
@@ -48,6 +49,18 @@ def compacted(state: AccountState, first_day: date, keep_days: int, now: datetim
     """(the state to save, the archive rows to insert) after a run whose first day was `first_day`."""
     hot, moved = compact(state, first_day, keep_days)
     return hot, rows_of(state.account_id, moved, now or utcnow())
+
+
+def store_compacted(session: Session, state: AccountState, first_day: date, keep_days: int,
+                    whole: bool) -> AccountState:
+    """compacted(), its rows added to the session's writes; `whole`: the state was given its whole
+    history (with_archive), so the account's rows it replaces are removed first."""
+    hot, rows = compacted(state, first_day, keep_days)
+    if whole:
+        forget(session, state.account_id)
+    for table, row in rows:
+        add_row(session, table, row)
+    return hot
 
 
 def rows_of(account_id: str, records: Iterable[ArchivedRecord], now: datetime) -> list[tuple[Any, dict]]:

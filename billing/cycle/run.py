@@ -280,11 +280,7 @@ def _process_locked(session: Session, ctx: DbContext, locked: list[tuple[str, pr
         new = advance_account(session, ctx, account, state, events, until, history, answers)
         if new is None:  # it terminates while an invoice of it waits for its MNB rate: next run (rates.py)
             continue
-        new, archived = archive.compacted(new, first, ctx.config.archive_after_days)
-        if whole:
-            archive.forget(session, account.id)
-        for table, row in archived:
-            writes.add_row(session, table, row)
+        new = archive.store_compacted(session, new, first, ctx.config.archive_after_days, whole)
         saved.append((account.id, new, snapshot.stored, jsoncodec.dumps(new.to_json())))
         applied += snapshot.seqs
     return saved, applied

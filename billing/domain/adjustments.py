@@ -18,7 +18,7 @@ from typing import Any
 
 from billing.domain.credit_notes import credit_latest_invoices
 from billing.domain.records import DocumentDraft, Event, Posting, Rejection
-from billing.domain.state import AccountState, InvoiceState, require_history
+from billing.domain.state import AccountState, InvoiceState, creditable_sum, require_history
 
 CREDIT_GRANTED = "credit.granted"
 INVOICE_CORRECTED = "invoice.corrected"
@@ -29,7 +29,7 @@ CLOSED = ("terminated", "expired")
 def creditable(state: AccountState) -> Decimal:
     """What the account's invoices still hold: gross invoiced less what credit notes took (§6),
     the archived ones included (billing/domain/compaction.py)."""
-    return sum((max(Decimal(0), i.gross - i.credited) for i in state.invoices), state.archive.invoices_creditable)
+    return creditable_sum(state.invoices) + state.archive.invoices_creditable
 
 
 def invoice_of(state: AccountState, number: str) -> InvoiceState | None:

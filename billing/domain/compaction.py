@@ -40,8 +40,8 @@ from typing import Any, Iterable
 from billing.domain.adjustments import CREDIT_GRANTED, INVOICE_CORRECTED
 from billing.domain.records import Event
 from billing.domain.reversals import PAYMENT_REVERSED
-from billing.domain.state import (NO_ARCHIVE, AccountState, Archive, HistoryNotLoaded, invoice_from_json,  # noqa: F401
-                                  invoice_json, payment_from_json, payment_json, proforma_from_json, proforma_json)
+from billing.domain.state import (NO_ARCHIVE, AccountState, Archive, creditable_sum, invoice_from_json, invoice_json,
+                                  payment_from_json, payment_json, proforma_from_json, proforma_json)
 
 KINDS = ("proforma", "payment", "invoice")
 
@@ -84,10 +84,8 @@ def compact(state: AccountState, first_day: date, keep_days: int) -> tuple[Accou
     summary = Archive(
         proformas=archive.proformas + proformas, payments=archive.payments + payments,
         invoices=archive.invoices + invoices,
-        invoices_creditable=archive.invoices_creditable + sum(
-            (max(Decimal(0), i.gross - i.credited) for i in state.invoices[:invoices]), Decimal(0)),
-        payments_unreversed=archive.payments_unreversed + sum(
-            1 for p in state.payments[:payments] if p.amount - p.reversed > 0))
+        invoices_creditable=archive.invoices_creditable + creditable_sum(state.invoices[:invoices]),
+        payments_unreversed=archive.payments_unreversed + sum(1 for p in state.payments[:payments] if p.unreversed > 0))
     hot = state.copy()
     hot.proformas, hot.payments, hot.invoices = hot.proformas[proformas:], hot.payments[payments:], hot.invoices[invoices:]
     hot.archive = summary
@@ -121,7 +119,7 @@ def needs_history(state: AccountState, events: Iterable[Event]) -> bool:
         return True
     events = list(events)
     hot_invoices = {invoice.number for invoice in state.invoices}
-    hot_creditable = sum((max(Decimal(0), i.gross - i.credited) for i in state.invoices), Decimal(0))
+    hot_creditable = creditable_sum(state.invoices)
     returned = {e.data.get("payment") for e in events if e.type == PAYMENT_REVERSED}
     if returned and not _returns_stay_hot(state, returned):
         return True
@@ -143,7 +141,7 @@ def _returns_stay_hot(state: AccountState, returned: set) -> bool:
     if any(payment not in hot or hot[payment].invoice is None for payment in returned):
         return False
     return bool(state.archive.payments_unreversed) or any(
-        p.amount - p.reversed > 0 for p in state.payments if p.event_id not in returned)
+        p.unreversed > 0 for p in state.payments if p.event_id not in returned)
 
 
 def _nothing_due(state: AccountState, cutoff: date) -> bool:

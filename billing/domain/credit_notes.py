@@ -16,7 +16,7 @@ def credit_invoice(run: Any, invoice: InvoiceState, day: date, amount: Decimal, 
                    event_id: str, details: dict[str, Any] | None = None) -> tuple[str, Decimal] | None:
     """One credit note of at most `amount` against `invoice`, appended to `run.documents`:
     (its number, its share), or None when the invoice holds nothing more."""
-    share = min(amount, invoice.gross - invoice.credited)
+    share = min(amount, invoice.creditable)
     if share <= 0:
         return None
     invoice.credited += share

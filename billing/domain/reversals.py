@@ -43,7 +43,7 @@ def reverse_payment(run: Any, day: date, event: Event) -> None:
         require_history(st, f"the return of payment {event.data['payment']}")
         run.rejections.append(Rejection(event.id, day, f"no payment {event.data['payment']} on this account"))
         return
-    amount = min(Decimal(event.data["amount"]), payment.amount - payment.reversed)
+    amount = min(Decimal(event.data["amount"]), payment.unreversed)
     if amount <= 0:
         run.rejections.append(Rejection(event.id, day, f"payment {payment.event_id} is already reversed"))
         return
@@ -54,7 +54,7 @@ def reverse_payment(run: Any, day: date, event: Event) -> None:
                       "external_id": payment.external_id, "method": payment.method})
     _undo_allocations(run, st, day, payment, amount)
     _credit_its_invoice(run, st, day, payment, amount, event)
-    if not any(p.amount - p.reversed > 0 for p in st.payments) and not st.archive.payments_unreversed:
+    if not any(p.unreversed > 0 for p in st.payments) and not st.archive.payments_unreversed:
         st.paid_ever = False
         if st.status in _PAYING:
             run.set_status(day, "awaiting_payment")

@@ -61,6 +61,11 @@ class PaymentState:
         """What of it is still the customer's money with us: neither refunded nor reversed."""
         return self.amount - self.refunded - self.reversed
 
+    @property
+    def unreversed(self) -> Decimal:
+        """What a return or an outside refund may still take back of it."""
+        return self.amount - self.reversed
+
 
 @dataclass
 class InvoiceState:
@@ -68,6 +73,15 @@ class InvoiceState:
     gross: Decimal
     credited: Decimal = Decimal(0)
     modifications: int = 0
+
+    @property
+    def creditable(self) -> Decimal:
+        """What credit notes may still take off it (§6)."""
+        return max(Decimal(0), self.gross - self.credited)
+
+
+def creditable_sum(invoices) -> Decimal:
+    return sum((invoice.creditable for invoice in invoices), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)

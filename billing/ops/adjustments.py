@@ -124,11 +124,7 @@ def adjust(factory: sessionmaker, req: Request, check: Check, issue: Issue) -> O
         for change in outcome.state_changes:
             add_state_notice(session, account.id, change)
         add_step_messages(session, account, state, new, outcome)  # the documents' own come with them
-        new, archived = archive.compacted(new, day, ctx.config.archive_after_days)
-        if whole:
-            archive.forget(session, account.id)
-        for table, values in archived:
-            add_row(session, table, values)
+        new = archive.store_compacted(session, new, day, ctx.config.archive_after_days, whole)
         save_states(session, [(account.id, new, True, jsoncodec.dumps(new.to_json()))])
         ctx.write_counters()
         return Outcome([doc.number for doc in documents], created=True)
