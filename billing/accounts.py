@@ -5,7 +5,7 @@ applies from (`effective_from`); the decisions it replaced stay with it (`earlie
 gets the treatment in force on its fulfilment day (`vat_on`).
 
 VIES is asked before any database transaction opens (ask_vies: at event intake, and by the cycle
-for a chunk's accounts before it takes their locks, ask_vies_ahead), because a member state may
+for a chunk's accounts before it takes their locks, vies_numbers), because a member state may
 take seconds to answer; the decisions then read those answers."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from billing import config as billing_config
-from billing.db.models import Account, Event, PendingEvent
+from billing.db.models import Account
 from billing.db.queries import among
 from billing.dates import local_day
 from invoices.documents import Party, VatTreatment, _jsonable, _vat_from_json
@@ -177,25 +177,17 @@ def apply_update(account: Account, data: Mapping[str, Any], day: date,
         account.vat = succeed(account.vat, decide_account_vat(account.country, account.eu_vat_number, day, answers))
 
 
-def ask_vies_ahead(factory: sessionmaker, account_ids: list[str], until: date) -> dict[str, Answer]:
-    """What the cycle will need VIES for in a chunk through `until`: the accounts still waiting for
-    an answer and the new EU VAT numbers of their account.updated events. Read and asked before the
-    chunk's write transaction, so a slow VIES never holds the accounts' locks (every writer waits
-    for those); the locked step reads the answers."""
-    from billing.db.session import make_read_factory
-
-    with make_read_factory(factory.kw["bind"])() as session:  # on SQLite no write lock
-        waiting = [number for number, vat in session.execute(
-            select(Account.eu_vat_number, Account.vat).where(among(session, Account.id, account_ids),
-                                                              Account.eu_vat_number.is_not(None)))
-                   if (vat or {}).get("pending")]
-        # by the (account_id, type) index of events: most chunks have no update at all
-        updated = [(country, data.get("eu_vat_number")) for country, data in session.execute(
-            select(Account.country, Event.data).join(PendingEvent, PendingEvent.seq == Event.seq)
-            .join(Account, Account.id == Event.account_id)
-            .where(among(session, Event.account_id, account_ids), Event.type == "account.updated",
-                   PendingEvent.day <= until))]
-    return ask_vies(waiting + [number for country, number in updated if asks_vies(country, number)])
+def vies_numbers(account: Any, events: Iterable[Any]) -> list[str]:
+    """What a cycle step of `account` will need VIES for: its own EU VAT number while its
+    decision still waits for an answer, and the new EU VAT numbers of its account.updated events.
+    The cycle asks them before the chunk's write transaction (billing/cycle/run.py), so a slow
+    VIES never holds the accounts' locks (every writer waits for those); the locked step reads
+    the answers."""
+    numbers = [account.eu_vat_number] if account.eu_vat_number and (account.vat or {}).get("pending") else []
+    for event in events:
+        if event.type == "account.updated" and asks_vies(account.country, number := event.data.get("eu_vat_number")):
+            numbers.append(number)
+    return numbers
 
 
 def _in_force(vat: dict[str, Any], day: date | None) -> dict[str, Any]:

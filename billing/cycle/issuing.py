@@ -20,7 +20,7 @@ log = logging.getLogger("billing.issuing")
 
 # The memo of exchange_rate in a session's info: (currency, day) -> Rate, or the RateUnavailable
 # MNB's answer was. One question per currency and day per transaction; the cycle seeds it with the
-# rates it fetched before taking the write lock (billing/cycle/rates.py fetch_rates_ahead).
+# rates it fetched before taking the write lock (billing/cycle/rates.py fetch_rates).
 RATES = "exchange_rates"
 # Rates of the documents composed in this transaction, by number: a credit note issued in the same
 # transaction as its invoice (payment and termination in one run) finds the invoice's rate here.

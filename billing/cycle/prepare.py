@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import config as billing_config
-from billing.accounts import buyer_of
+from billing.accounts import buyer_of, vies_numbers
 from billing.cycle import archive
 from billing.cycle.context import DbContext, PriceBook, profile_of
 from billing.cycle import write as writes
@@ -67,6 +67,7 @@ class Snapshot:
     stored: bool          # the account has a state row
     idle: bool            # processed through the day already, nothing pending
     profile: r.Profile    # of the account row as read
+    vies: tuple[str, ...]  # the numbers VIES is asked about before the lock (accounts.vies_numbers)
 
     @property
     def seqs(self) -> list[int]:
@@ -84,58 +85,59 @@ class Prepared:
     placeholders: list[tuple[str, str, date]]
 
 
-def step_key(stored_account, version: int | None, events) -> tuple:
-    return tuple(stored_account), version, tuple([e.seq for e in events])
+def step_key(account, version: int | None, events) -> tuple:
+    """The account row, its state's version and its pending events, as read_chunk read them."""
+    return tuple(account[:_ACCOUNT_COLUMNS]), version, tuple([e.seq for e in events])
 
 
-_ACCOUNTS = m.Account.__table__
-# The account row as the driver gives it, without decoding JSON or dates: what a step's key
-# compares, cheap enough to read under the lock.
-_STORED_ACCOUNT = (_ACCOUNTS.c.id,) + tuple(type_coerce(column, Text).label(column.name)
-                                            for column in _ACCOUNTS.c if column.name != "id")
-
-
+_ACCOUNTS, _STATES = m.Account.__table__, m.AccountStateRow.__table__
+_ACCOUNT_COLUMNS = len(_ACCOUNTS.c)
 # What the engine's Event record holds, in its order: a row is the record's arguments.
 _EVENT_FIELDS = tuple(r.Event.__dataclass_fields__)
 
 
-def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool):
-    """(stored account rows in id order, decoded account rows by id, state versions, state JSON,
-    pending events by account); under the lock only what step_key compares."""
-    states_table, events_table, queue = m.AccountStateRow.__table__, m.Event.__table__, m.PendingEvent.__table__
-    query = select(*_STORED_ACCOUNT).where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id)
-    stored = session.execute(query.with_for_update() if lock else query).all()
-    accounts = {} if lock else {a.id: a for a in session.execute(
-        select(_ACCOUNTS).where(among(session, _ACCOUNTS.c.id, account_ids))).all()}
-    columns = (states_table.c.account_id, states_table.c.version) + (() if lock else (states_table.c.state,))
-    versions, states = {}, {}
-    for row in session.execute(select(*columns).where(among(session, states_table.c.account_id, account_ids))).all():
-        versions[row.account_id] = row.version
-        if not lock:
-            states[row.account_id] = row.state
-    # Under the lock the queue alone (seq, account); outside it the events themselves.
+def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
+               ) -> tuple[list, dict[str, int], dict[str, list]]:
+    """(the account rows in id order, their states' versions, pending events by account).
+    Outside the lock each row carries its state's `state_json` too (one query for both). Under
+    it only what step_key compares, the accounts locked first: the versions are read by a
+    statement of their own after the lock is held (on PostgreSQL a statement sees what was
+    committed before it began, and a join's other rows are not read again after a lock wait);
+    of the events the queue alone (seq, account)."""
+    events_table, queue = m.Event.__table__, m.PendingEvent.__table__
+    if lock:
+        accounts = session.execute(select(_ACCOUNTS).where(among(session, _ACCOUNTS.c.id, account_ids))
+                                   .order_by(_ACCOUNTS.c.id).with_for_update()).all()
+        versions = dict(session.execute(select(_STATES.c.account_id, _STATES.c.version)
+                                        .where(among(session, _STATES.c.account_id, account_ids))).all())
+    else:
+        accounts = session.execute(
+            select(*_ACCOUNTS.c, _STATES.c.version.label("state_version"), _STATES.c.state.label("state_json"))
+            .outerjoin(_STATES, _STATES.c.account_id == _ACCOUNTS.c.id)
+            .where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id)).all()
+        versions = {a.id: a.state_version for a in accounts if a.state_version is not None}
     query = (select(queue.c.seq, queue.c.account_id) if lock
              else select(*(events_table.c[name] for name in _EVENT_FIELDS)).join(queue, queue.c.seq == events_table.c.seq))
     pending: dict[str, list] = {}
     for event in session.execute(query.where(among(session, queue.c.account_id, account_ids), queue.c.day <= until)
                                  .order_by(queue.c.seq)).all():
         pending.setdefault(event.account_id, []).append(event)
-    return stored, accounts, versions, states, pending
+    return accounts, versions, pending
 
 
 def read_snapshots(session: Session, account_ids: list[str], until: date) -> list[tuple[Any, Snapshot]]:
     """(account row, snapshot) in id order."""
-    stored_accounts, accounts, versions, states, pending = read_chunk(session, account_ids, until, lock=False)
+    accounts, versions, pending = read_chunk(session, account_ids, until, lock=False)
     found = []
-    for stored_account in stored_accounts:
-        account = accounts[stored_account.id]
+    for account in accounts:
         events = pending.get(account.id, [])
-        stored = states.get(account.id)
+        stored = account.state_json
         profile = profile_of(account)
         state = AccountState.from_json(stored) if stored is not None else new_state(profile, account.plan)
         idle = state.through is not None and state.through >= until and not events
-        found.append((account, Snapshot(step_key(stored_account, versions.get(account.id), events), state,
-                                         tuple(r.Event(*e) for e in events), stored is not None, idle, profile)))
+        records = tuple(r.Event(*e) for e in events)
+        found.append((account, Snapshot(step_key(account, versions.get(account.id), events), state, records, stored is not None, idle,
+                                         profile, tuple(vies_numbers(account, records)))))
     return found
 
 

@@ -1,7 +1,7 @@
 """The cycle and MNB's exchange rates (CONTRACT §6: no guess ever reaches a tax document).
 
 - Before the write lock, a chunk asks MNB for the rates its foreign-currency accounts will need
-  (`fetch_rates_ahead`: payment days, proforma days), so no network call waits under the lock;
+  (`rates_wanted`, `fetch_rates`: payment days, proforma days), so no network call waits under the lock;
   the answers, a rate or "none", seed the chunk transaction's memo (issuing.py exchange_rate).
 - Under the lock, `advance_account` gives the engine a numbering context (`RateGate`) that numbers
   a foreign-currency invoice only when MNB's final rate of its day is known and no earlier invoice
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -32,7 +32,6 @@ from billing.cycle.issuing import RATES, Rate, RateUnavailable, invoice_rate, mn
 from billing.db import jsoncodec
 from billing.db import models as m
 from billing.db.base import utcnow
-from billing.db.queries import among
 from billing.db.session import make_read_factory
 from billing.domain import records as r
 from billing.domain.reversals import PAYMENT_REVERSED, payment_of
@@ -51,13 +50,13 @@ def fetch_rates(factory: sessionmaker, wanted: set[tuple[str, date]]) -> Memo:
     """MNB's rate for each (currency, day), from the exchange_rates table or MNB itself, holding
     no lock: MNB is asked outside any transaction, and the final answers are stored after, in a
     short one. Once MNB does not answer at all, the remaining days are not asked again."""
+    memo: Memo = {}
+    if not wanted:  # an all-HUF chunk: no transaction, no import of the SOAP client
+        return memo
     from invoices.mnb import MnbClient
     from invoices.models import ExchangeRateRow
     from invoices.sqlutil import insert_if_absent
 
-    memo: Memo = {}
-    if not wanted:
-        return memo
     with make_read_factory(factory.kw["bind"])() as session:
         for currency, day in sorted(wanted):
             row = session.get(ExchangeRateRow, {"currency": currency, "day": day})
@@ -82,36 +81,26 @@ def fetch_rates(factory: sessionmaker, wanted: set[tuple[str, date]]) -> Memo:
     return memo
 
 
-def fetch_rates_ahead(factory: sessionmaker, account_ids: list[str], until: date) -> Memo:
-    """The rates the chunk's foreign-currency accounts will need, asked before the lock: those of
-    their pending payments (credited on their day, or on the first day processed now if they
-    arrived late) and of the days a proforma may be issued on (the conversion day, the proforma
-    day of each month), so nothing waits for MNB while the chunk holds its lock."""
-    events, queue, states = m.Event.__table__, m.PendingEvent.__table__, m.AccountStateRow.__table__
-    accounts = m.Account.__table__
-    with make_read_factory(factory.kw["bind"])() as session:
-        payments = session.execute(
-            select(accounts.c.currency, events.c.day, states.c.through)
-            .join(queue, queue.c.account_id == accounts.c.id)
-            .join(events, events.c.seq == queue.c.seq)
-            .outerjoin(states, states.c.account_id == accounts.c.id)
-            .where(among(session, accounts.c.id, account_ids), accounts.c.currency != "HUF",
-                   events.c.type == "payment.received", queue.c.day <= until)).all()
-        foreign = session.execute(
-            select(accounts.c.currency, accounts.c.created_day, accounts.c.trial_days, states.c.through)
-            .outerjoin(states, states.c.account_id == accounts.c.id)
-            .where(among(session, accounts.c.id, account_ids), accounts.c.currency != "HUF")).all()
-    wanted = {(currency.upper(), _credit_day(day, through, until)) for currency, day, through in payments}
+def rates_wanted(steps: Iterable[tuple[r.Profile, date | None, Iterable[r.Event]]], until: date) -> set[tuple[str, date]]:
+    """The rates a chunk's foreign-currency accounts will need through `until`, from each step's
+    (profile, day processed through, pending events): those of their pending payments (credited on
+    their day, or on the first day processed now if they arrived late) and of the days a proforma
+    may be issued on (the conversion day, the proforma day of each month). The cycle fetches them
+    before the lock (fetch_rates), so nothing waits for MNB while the chunk holds its lock."""
     proforma_day = billing_config.cycle_config().proforma_day
-    for currency, created, trial_days, through in foreign:
-        first = created if through is None else through + timedelta(days=1)
-        conversion = created + timedelta(days=trial_days)
-        day = first
+    wanted: set[tuple[str, date]] = set()
+    for profile, through, events in steps:
+        if profile.currency == "HUF":  # rate 1: never MNB
+            continue
+        currency = profile.currency.upper()
+        wanted.update((currency, _credit_day(e.day, through, until)) for e in events if e.type == "payment.received")
+        conversion = profile.created_day + timedelta(days=profile.trial_days)
+        day = profile.created_day if through is None else through + timedelta(days=1)
         while day <= until:
             if day == conversion or day.day == proforma_day:
-                wanted.add((currency.upper(), day))
+                wanted.add((currency, day))
             day += timedelta(days=1)
-    return fetch_rates(factory, wanted)
+    return wanted
 
 
 def seed_rates(session: Session, memo: Memo) -> None:

@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing import config as billing_config
 from billing.cycle import archive, prepare
 from billing.cycle import write as writes
-from billing.accounts import Answer, ask_vies_ahead
+from billing.accounts import Answer, ask_vies
 from billing.cycle.context import DbContext, PreviewContext, PriceBook, profile_of, to_domain
-from billing.cycle.rates import advance_account, fetch_rates_ahead, issue_waiting, seed_rates
+from billing.cycle.rates import advance_account, fetch_rates, issue_waiting, rates_wanted, seed_rates
 from billing.cycle.updates import first_day
 from billing.db import jsoncodec
 from billing.db.base import utcnow
@@ -203,16 +203,19 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
     proformas then; anything else is read and computed again under the lock."""
     started = time.perf_counter()
     prices = prices or _price_book(factory)
-    answers = ask_vies_ahead(factory, account_ids, until)  # before the lock: VIES may take seconds
-    rates = fetch_rates_ahead(factory, account_ids, until)  # and MNB too (billing/cycle/rates.py)
     prepared = prepare.prepare(factory, account_ids, until, prices)
+    # From the same read, before the lock: VIES may take seconds, and MNB too (billing/cycle/rates.py).
+    # A chunk of HUF accounts with their VAT decided asks neither and opens no transaction for them.
+    snapshots = [snapshot for snapshot, _ in prepared.values()]
+    answers = ask_vies(number for snapshot in snapshots for number in snapshot.vies)
+    rates = fetch_rates(factory, rates_wanted(((s.profile, s.state.through, s.events) for s in snapshots), until))
     with write_turn or contextlib.nullcontext(), factory.begin() as session:
         without_parallel_plans(session)
         seed_rates(session, rates)
         # FOR UPDATE on the account rows, always in id order: two cycle runs (or API processes)
         # started at once serialise per account without deadlocking, so no day is charged twice;
         # on SQLite the BEGIN IMMEDIATE lock does the same.
-        accounts, _, versions, _, pending = prepare.read_chunk(session, account_ids, until, lock=True)
+        accounts, versions, pending = prepare.read_chunk(session, account_ids, until, lock=True)
         session.info["posting_buffer"], session.info["row_buffer"] = [], {}
         ctx = DbContext(session, prices, billing_config.cycle_config())
         ready, applied, locked, numbered = [], [], [], []

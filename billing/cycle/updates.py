@@ -46,7 +46,7 @@ def advance_account(session: Session, ctx: DbContext, account: m.Account, state:
                     events: list[r.Event], until: date, history: r.History | None,
                     answers: Mapping[str, Answer] | None) -> AccountState:
     """Advance and persist one account through `until` under its lock; returns the new state.
-    `answers` are VIES's, asked before the lock (billing.accounts.ask_vies_ahead)."""
+    `answers` are VIES's, asked before the lock (billing.accounts.vies_numbers)."""
     first = first_day(account, state)
     # Still waiting for VIES: its answer (if it came) decides the treatment from the first day
     # processed now; the days already processed keep theirs.
