@@ -10,6 +10,7 @@ take seconds to answer; the decisions then read those answers."""
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from datetime import date
 from typing import Any, Iterable, Mapping
 
@@ -204,7 +205,17 @@ def _in_force(vat: dict[str, Any], day: date | None) -> dict[str, Any]:
 
 def vat_of(account: Account) -> VatTreatment:
     """The treatment decided last (in force from its `effective_from` on)."""
-    return _vat_from_json(account.vat)
+    vat = account.vat
+    # The same few decisions recur on every account: decoded once per distinct decision.
+    return _decided(vat["kind"], vat["rate"], vat.get("nav_case"), vat.get("legal_text"),
+                    vat.get("vies_reference"), vat.get("vies_checked_on"))
+
+
+@lru_cache(maxsize=4096)
+def _decided(kind: str, rate: str, nav_case: str | None, legal_text: str | None, vies_reference: str | None,
+             vies_checked_on: str | None) -> VatTreatment:
+    return _vat_from_json({"kind": kind, "rate": rate, "nav_case": nav_case, "legal_text": legal_text,
+                           "vies_reference": vies_reference, "vies_checked_on": vies_checked_on})
 
 
 def vat_on(account: Account, day: date | None) -> VatTreatment:

@@ -201,15 +201,15 @@ def _price_factors(terms: PriceTerms, vat: VatTreatment) -> tuple[Fraction, Frac
 def _day_charge(terms: PriceTerms, vat: VatTreatment, year: int, month: int,
                 seats: int) -> tuple[Fraction, Fraction, Fraction, Fraction, tuple[tuple[str, object], ...]]:
     """(monthly price, discount, the exact charge of `seats` seats for one day of that month,
-    the same at the list price, the charge's details that follow from these): = daily_charge(seats,
+    the same at the list price, the texts of the first and third in the charge's details): = daily_charge(seats,
     price, discount, day). Accounts on the same plan, seat count and month share it, so it is
     computed once per run, not per account."""
     price, discount = _price_factors(terms, vat)
     first = date(year, month, 1)
     exact = daily_charge(seats, price, discount, first)
-    texts = (("plan", terms.plan), ("list_price", str(terms.list_price)),
-             ("discount_percent", str(terms.discount_percent)), ("prices_include_vat", terms.prices_include_vat),
-             ("vat_kind", vat.kind), ("monthly_price_exact", str(price)), ("day_exact", str(exact)))
+    # Only texts equal arguments always give alike: the cache may be hit by terms whose Decimals
+    # are equal but written otherwise ("0" and "0.0000"), so those are written per charge.
+    texts = (("monthly_price_exact", str(price)), ("day_exact", str(exact)))
     return price, discount, exact, daily_charge(seats, price, Fraction(0), first), texts
 
 
@@ -229,7 +229,9 @@ def _charge(run: _Run, day: date, seats: int, users: list[str], events: list[Eve
         return
     st.month_posted += amount
     st.charged_since_conversion += amount
-    details = {"seats": seats, "users": users}
+    details = {"seats": seats, "users": users, "plan": terms.plan, "list_price": str(terms.list_price),
+               "discount_percent": str(terms.discount_percent), "prices_include_vat": terms.prices_include_vat,
+               "vat_kind": run.profile.vat.kind}
     details.update(texts)
     details["month_to_date_exact"] = str(st.month_exact)
     details["month_to_date_rounded"] = str(st.month_posted)
