@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -34,8 +35,9 @@ class ProformaState:
     void: bool = False
     period_start: date | None = None
     period_end: date | None = None
-    # What it asks for, line by line (adding up to `amount`); kept only while it is open.
-    lines: tuple[CoveredLine, ...] = ()
+    # What it asks for, line by line (adding up to `amount`); kept only while it is open. From a
+    # stored state a StoredLines, decoded only when read (most runs only carry them along).
+    lines: "tuple[CoveredLine, ...] | StoredLines" = ()
 
     @property
     def unpaid(self) -> Decimal:
@@ -238,7 +240,7 @@ def proforma_from_json(p: dict[str, Any]) -> ProformaState:
     return ProformaState(p["number"], date.fromisoformat(p["issue_date"]), date.fromisoformat(p["due_date"]),
                          Decimal(p["amount"]), Decimal(p.get("paid", "0")), bool(p.get("first", False)),
                          bool(p.get("void", False)), _date_or_none(p.get("period_start")),
-                         _date_or_none(p.get("period_end")), _lines_from_json(p.get("lines")))
+                         _date_or_none(p.get("period_end")), StoredLines(lines) if (lines := p.get("lines")) else ())
 
 
 def proforma_json(p: ProformaState) -> dict[str, Any]:
@@ -246,10 +248,50 @@ def proforma_json(p: ProformaState) -> dict[str, Any]:
             "amount": str(p.amount), "paid": str(p.paid), "first": p.first, "void": p.void,
             "period_start": _date_text(p.period_start), "period_end": _date_text(p.period_end)}
     if p.lines:  # an older state has none (engine._paid_lines then states a lump sum)
-        data["lines"] = [[line.description, _date_text(line.period_start), _date_text(line.period_end),
-                          str(line.quantity), str(line.gross),
-                          None if line.unit_gross is None else str(line.unit_gross)] for line in p.lines]
+        data["lines"] = _lines_json(p.lines)
     return data
+
+
+class StoredLines(Sequence):
+    """A proforma's lines as stored, decoded the first time they are read; written back as they
+    were read when nothing decoded them. Equal to the tuple of the same lines."""
+    __slots__ = ("_items", "_lines")
+
+    def __init__(self, items: list) -> None:
+        self._items, self._lines = items, None
+
+    def _decoded(self) -> tuple[CoveredLine, ...]:
+        if self._lines is None:
+            self._lines = _lines_from_json(self._items)
+        return self._lines
+
+    def __getitem__(self, index):
+        return self._decoded()[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self._decoded())
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, (tuple, StoredLines)) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._decoded())
+
+    def json(self) -> list:
+        return self._items
+
+
+def _lines_json(lines) -> list:
+    if type(lines) is StoredLines:
+        return lines.json()  # as read: a line never changes once the proforma is issued
+    return [[line.description, _date_text(line.period_start), _date_text(line.period_end),
+             str(line.quantity), str(line.gross), None if line.unit_gross is None else str(line.unit_gross)]
+            for line in lines]
 
 
 def _lines_from_json(items: list | None) -> tuple[CoveredLine, ...]:
