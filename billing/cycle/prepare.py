@@ -102,30 +102,27 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
                ) -> tuple[list, dict[str, int], dict[str, list]]:
     """(the account rows in id order, their states' versions, pending events by account).
     Outside the lock each row carries its state's `state_json` too (one query for both). Under
-    it only what step_key compares, the accounts locked first: the versions are read by a
-    statement of their own after the lock is held (on PostgreSQL a statement sees what was
-    committed before it began, and a join's other rows are not read again after a lock wait);
-    of the events the queue alone (seq, account)."""
+    it only what step_key compares, and of the events the queue alone (seq, account). On
+    PostgreSQL the accounts are locked first and the versions read by a statement of its own
+    after: a statement sees what was committed before it began, and a join's other rows are not
+    read again after a lock wait."""
     events_table, queue = m.Event.__table__, m.PendingEvent.__table__
-    if lock and session.get_bind().dialect.name == "sqlite":
-        # SQLite's transaction took the one write lock before its first read (BEGIN IMMEDIATE):
-        # one joined statement already sees the versions as they are under it.
-        accounts = session.execute(select(*_ACCOUNTS.c, _STATES.c.version.label("state_version"))
-                                   .outerjoin(_STATES, _STATES.c.account_id == _ACCOUNTS.c.id)
-                                   .where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id)).all()
-        versions = {a.id: a.state_version for a in accounts if a.state_version is not None}
-    elif lock:
+    if lock and session.get_bind().dialect.name != "sqlite":
         accounts = session.execute(select(_ACCOUNTS).where(among(session, _ACCOUNTS.c.id, account_ids))
                                    .order_by(_ACCOUNTS.c.id).with_for_update()).all()
         versions = dict(session.execute(select(_STATES.c.account_id, _STATES.c.version)
                                         .where(among(session, _STATES.c.account_id, account_ids))).all())
     else:
-        # As plain named tuples: a step reads some twenty fields of its account, and a Row's
-        # attribute look-up costs ten times a tuple's.
-        accounts = [_SnapshotAccount._make(row) for row in session.execute(
-            select(*_ACCOUNTS.c, _STATES.c.version.label("state_version"), _STATES.c.state.label("state_json"))
+        # On SQLite the transaction took the one write lock before its first read (BEGIN
+        # IMMEDIATE): one joined statement sees the versions as they are under it too.
+        rows = session.execute(
+            select(*_ACCOUNTS.c, _STATES.c.version.label("state_version"),
+                   *(() if lock else (_STATES.c.state.label("state_json"),)))
             .outerjoin(_STATES, _STATES.c.account_id == _ACCOUNTS.c.id)
-            .where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id))]
+            .where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id))
+        # Outside the lock as plain named tuples: a step reads some twenty fields of its account,
+        # and a Row's attribute look-up costs ten times a tuple's.
+        accounts = rows.all() if lock else [_SnapshotAccount._make(row) for row in rows]
         versions = {a.id: a.state_version for a in accounts if a.state_version is not None}
     query = (select(queue.c.seq, queue.c.account_id) if lock
              else select(*(events_table.c[name] for name in _EVENT_FIELDS)).join(queue, queue.c.seq == events_table.c.seq))

@@ -199,18 +199,16 @@ def _price_factors(terms: PriceTerms, vat: VatTreatment) -> tuple[Fraction, Frac
 
 @lru_cache(maxsize=65536)
 def _day_charge(terms: PriceTerms, vat: VatTreatment, year: int, month: int,
-                seats: int) -> tuple[Fraction, Fraction, Fraction, Fraction, tuple[tuple[str, object], ...]]:
+                seats: int) -> tuple[Fraction, Fraction, Fraction, Fraction, str, str]:
     """(monthly price, discount, the exact charge of `seats` seats for one day of that month,
-    the same at the list price, the texts of the first and third in the charge's details): = daily_charge(seats,
+    the same at the list price, the texts of the price and of the day's charge): = daily_charge(seats,
     price, discount, day). Accounts on the same plan, seat count and month share it, so it is
-    computed once per run, not per account."""
+    computed once per run, not per account. Only Fraction texts are cached: equal Decimals of the
+    terms written otherwise ("0" and "0.0000") share an entry, so their texts are made per charge."""
     price, discount = _price_factors(terms, vat)
     first = date(year, month, 1)
     exact = daily_charge(seats, price, discount, first)
-    # Only texts equal arguments always give alike: the cache may be hit by terms whose Decimals
-    # are equal but written otherwise ("0" and "0.0000"), so those are written per charge.
-    texts = (("monthly_price_exact", str(price)), ("day_exact", str(exact)))
-    return price, discount, exact, daily_charge(seats, price, Fraction(0), first), texts
+    return price, discount, exact, daily_charge(seats, price, Fraction(0), first), str(price), str(exact)
 
 
 def _price(run: _Run, day: date) -> tuple[Fraction, Fraction, PriceTerms]:
@@ -221,7 +219,7 @@ def _price(run: _Run, day: date) -> tuple[Fraction, Fraction, PriceTerms]:
 def _charge(run: _Run, day: date, seats: int, users: list[str], events: list[Event]) -> None:
     st = run.state
     terms = run.ctx.price(st.plan, day)
-    _, _, exact, list_exact, texts = _day_charge(terms, run.profile.vat, day.year, day.month, seats)
+    _, _, exact, list_exact, price_text, exact_text = _day_charge(terms, run.profile.vat, day.year, day.month, seats)
     st.month_exact += exact
     st.month_list_exact += list_exact
     amount = cumulative_entry(st.month_exact, st.month_posted, run.currency)
@@ -229,13 +227,15 @@ def _charge(run: _Run, day: date, seats: int, users: list[str], events: list[Eve
         return
     st.month_posted += amount
     st.charged_since_conversion += amount
-    details = {"seats": seats, "users": users, "plan": terms.plan, "list_price": str(terms.list_price),
-               "discount_percent": str(terms.discount_percent), "prices_include_vat": terms.prices_include_vat,
-               "vat_kind": run.profile.vat.kind}
-    details.update(texts)
-    details["month_to_date_exact"] = str(st.month_exact)
-    details["month_to_date_rounded"] = str(st.month_posted)
-    details["events"] = [e.id for e in events if e.type.startswith("seat.") or e.type == "plan.changed"]
+    details = {
+        "seats": seats, "users": users, "plan": terms.plan,
+        "list_price": str(terms.list_price), "discount_percent": str(terms.discount_percent),
+        "prices_include_vat": terms.prices_include_vat, "vat_kind": run.profile.vat.kind,
+        "monthly_price_exact": price_text, "day_exact": exact_text,
+        "month_to_date_exact": str(st.month_exact),
+        "month_to_date_rounded": str(st.month_posted),
+        "events": [e.id for e in events if e.type.startswith("seat.") or e.type == "plan.changed"],
+    }
     run.post(day, "charge", -amount, "revenue", details=details)
 
 

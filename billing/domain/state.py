@@ -253,8 +253,9 @@ def proforma_json(p: ProformaState) -> dict[str, Any]:
 
 
 class StoredLines(Sequence):
-    """A proforma's lines as stored, decoded the first time they are read; written back as they
-    were read when nothing decoded them. Equal to the tuple of the same lines."""
+    """A proforma's lines as stored, decoded the first time they are read and always written back
+    as they were read (a line never changes once its proforma is issued). Equal to the tuple of
+    the same lines."""
     __slots__ = ("_items", "_lines")
 
     def __init__(self, items: list) -> None:
@@ -288,7 +289,7 @@ class StoredLines(Sequence):
 
 def _lines_json(lines) -> list:
     if type(lines) is StoredLines:
-        return lines.json()  # as read: a line never changes once the proforma is issued
+        return lines.json()
     return [[line.description, _date_text(line.period_start), _date_text(line.period_end),
              str(line.quantity), str(line.gross), None if line.unit_gross is None else str(line.unit_gross)]
             for line in lines]
