@@ -4,6 +4,7 @@ account, its state version and its pending events are still what they were read 
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date
@@ -86,65 +87,97 @@ class Prepared:
     placeholders: list[tuple[str, str, date]]
 
 
-def step_key(account, version: int | None, events) -> tuple:
+def step_key(account_row: tuple, version: int | None, events) -> tuple:
     """The account row, its state's version and its pending events, as read_chunk read them."""
-    return tuple(account[:_ACCOUNT_COLUMNS]), version, tuple([e.seq for e in events])
+    return account_row, version, tuple([e.seq for e in events])
 
 
 _ACCOUNTS, _STATES = m.Account.__table__, m.AccountStateRow.__table__
 _ACCOUNT_COLUMNS = len(_ACCOUNTS.c)
+ACCOUNT_ID = list(_ACCOUNTS.c.keys()).index("id")  # where a compared account row has its id
 _SnapshotAccount = namedtuple("_SnapshotAccount", [c.name for c in _ACCOUNTS.c] + ["state_version", "state_json"])
 # What the engine's Event record holds, in its order: a row is the record's arguments.
 _EVENT_FIELDS = tuple(r.Event.__dataclass_fields__)
 
 
 def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
-               ) -> tuple[list, dict[str, int], dict[str, list]]:
-    """(the account rows in id order, their states' versions, pending events by account).
-    Outside the lock each row carries its state's `state_json` too (one query for both). Under
-    it only what step_key compares, and of the events the queue alone (seq, account). On
-    PostgreSQL the accounts are locked first and the versions read by a statement of its own
-    after: a statement sees what was committed before it began, and a join's other rows are not
-    read again after a lock wait."""
-    events_table, queue = m.Event.__table__, m.PendingEvent.__table__
-    if lock and session.get_bind().dialect.name != "sqlite":
-        accounts = session.execute(select(_ACCOUNTS).where(among(session, _ACCOUNTS.c.id, account_ids))
-                                   .order_by(_ACCOUNTS.c.id).with_for_update()).all()
+               ) -> tuple[list[tuple[tuple, int | None, Any]], dict[str, list]]:
+    """([(the account row as step_key compares it, its state's version, the account)] in id
+    order, pending events by account). Outside the lock the account is a named tuple that carries
+    its state's `state_json` too (one query for both); under it only what step_key compares is
+    read (the account is None), and of the events the queue alone (seq, account)."""
+    if session.get_bind().dialect.name == "sqlite":
+        accounts = _sqlite_accounts(session, account_ids, lock)
+    elif lock:
+        # On PostgreSQL the accounts are locked first and the versions read by a statement of its
+        # own after: a statement sees what was committed before it began, and a join's other rows
+        # are not read again after a lock wait.
+        rows = session.execute(select(_ACCOUNTS).where(among(session, _ACCOUNTS.c.id, account_ids))
+                               .order_by(_ACCOUNTS.c.id).with_for_update()).all()
         versions = dict(session.execute(select(_STATES.c.account_id, _STATES.c.version)
                                         .where(among(session, _STATES.c.account_id, account_ids))).all())
+        accounts = [(tuple(row), versions.get(row.id), None) for row in rows]
     else:
-        # On SQLite the transaction took the one write lock before its first read (BEGIN
-        # IMMEDIATE): one joined statement sees the versions as they are under it too.
         rows = session.execute(
-            select(*_ACCOUNTS.c, _STATES.c.version.label("state_version"),
-                   *(() if lock else (_STATES.c.state.label("state_json"),)))
+            select(*_ACCOUNTS.c, _STATES.c.version.label("state_version"), _STATES.c.state.label("state_json"))
             .outerjoin(_STATES, _STATES.c.account_id == _ACCOUNTS.c.id)
             .where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id))
-        # Outside the lock as plain named tuples: a step reads some twenty fields of its account,
-        # and a Row's attribute look-up costs ten times a tuple's.
-        accounts = rows.all() if lock else [_SnapshotAccount._make(row) for row in rows]
-        versions = {a.id: a.state_version for a in accounts if a.state_version is not None}
+        # As plain named tuples: a step reads some twenty fields of its account, and a Row's
+        # attribute look-up costs ten times a tuple's.
+        accounts = [(tuple(row[:_ACCOUNT_COLUMNS]), row.state_version, _SnapshotAccount._make(row)) for row in rows]
+    events_table, queue = m.Event.__table__, m.PendingEvent.__table__
     query = (select(queue.c.seq, queue.c.account_id) if lock
              else select(*(events_table.c[name] for name in _EVENT_FIELDS)).join(queue, queue.c.seq == events_table.c.seq))
     pending: dict[str, list] = {}
     for event in session.execute(query.where(among(session, queue.c.account_id, account_ids), queue.c.day <= until)
                                  .order_by(queue.c.seq)).all():
         pending.setdefault(event.account_id, []).append(event)
-    return accounts, versions, pending
+    return accounts, pending
+
+
+def _sqlite_accounts(session: Session, account_ids: list[str], lock: bool) -> list[tuple[tuple, int | None, Any]]:
+    """read_chunk's accounts on SQLite: one joined statement, the rows as the driver gives them.
+    The transaction under the lock took SQLite's one write lock before its first read (BEGIN
+    IMMEDIATE), so the join sees the versions as they are under it. The row compared is the
+    stored text itself (dates, JSON), so under the lock nothing is decoded; outside it the values
+    go through their column types' result processing, as SQLAlchemy's own rows would."""
+    connection = session.connection()
+    rows = connection.exec_driver_sql(_sqlite_select(len(account_ids), not lock), tuple(account_ids)).all()
+    if lock:
+        return [(row[:_ACCOUNT_COLUMNS], row[_ACCOUNT_COLUMNS], None) for row in rows]
+    processors = _result_processors(connection.dialect)
+    return [(row[:_ACCOUNT_COLUMNS], row[_ACCOUNT_COLUMNS], _SnapshotAccount._make(
+        [value if process is None else process(value) for value, process in zip(row, processors)]))
+        for row in rows]
+
+
+@lru_cache(maxsize=None)
+def _sqlite_select(count: int, with_state: bool) -> str:
+    columns = [f"a.{c.name}" for c in _ACCOUNTS.c] + ["s.version"] + (["s.state"] if with_state else [])
+    return (f"SELECT {', '.join(columns)} FROM {_ACCOUNTS.name} a LEFT OUTER JOIN {_STATES.name} s "
+            f"ON s.account_id = a.id WHERE a.id IN ({', '.join('?' * count)}) ORDER BY a.id")
+
+
+@lru_cache(maxsize=None)
+def _result_processors(dialect) -> tuple:
+    """Per column of _sqlite_select (with the state): how SQLAlchemy turns its stored value into
+    the Python one (None where the driver's value is it already)."""
+    return tuple(column.type._cached_result_processor(dialect, None)
+                 for column in (*_ACCOUNTS.c, _STATES.c.version, _STATES.c.state))
 
 
 def read_snapshots(session: Session, account_ids: list[str], until: date) -> list[tuple[Any, Snapshot]]:
     """(account row, snapshot) in id order."""
-    accounts, versions, pending = read_chunk(session, account_ids, until, lock=False)
+    accounts, pending = read_chunk(session, account_ids, until, lock=False)
     found = []
-    for account in accounts:
+    for row, version, account in accounts:
         events = pending.get(account.id, [])
         stored = account.state_json
         profile = profile_of(account)
         state = AccountState.from_json(stored) if stored is not None else new_state(profile, account.plan)
         idle = state.through is not None and state.through >= until and not events
         records = tuple(r.Event(*e) for e in events)
-        found.append((account, Snapshot(step_key(account, versions.get(account.id), events), state, records, stored is not None, idle,
+        found.append((account, Snapshot(step_key(row, version, events), state, records, stored is not None, idle,
                                          profile, tuple(vies_numbers(account, records)))))
     return found
 

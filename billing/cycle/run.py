@@ -215,20 +215,20 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
         # FOR UPDATE on the account rows, always in id order: two cycle runs (or API processes)
         # started at once serialise per account without deadlocking, so no day is charged twice;
         # on SQLite the BEGIN IMMEDIATE lock does the same.
-        accounts, versions, pending = prepare.read_chunk(session, account_ids, until, lock=True)
+        accounts, pending = prepare.read_chunk(session, account_ids, until, lock=True)
         session.info["posting_buffer"], session.info["row_buffer"] = [], {}
         ctx = DbContext(session, prices, billing_config.cycle_config())
         ready, applied, locked, numbered = [], [], [], []
-        for account in accounts:
-            snapshot, step = prepared.get(account.id, (None, None))
-            if snapshot is None or snapshot.key != prepare.step_key(account, versions.get(account.id),
-                                                                     pending.get(account.id, ())):
-                locked.append((account.id, None))
+        for row, version, _ in accounts:
+            account_id = row[prepare.ACCOUNT_ID]
+            snapshot, step = prepared.get(account_id, (None, None))
+            if snapshot is None or snapshot.key != prepare.step_key(row, version, pending.get(account_id, ())):
+                locked.append((account_id, None))
             elif step is not None:
-                (numbered if step.placeholders else ready).append((account.id, snapshot, step))
+                (numbered if step.placeholders else ready).append((account_id, snapshot, step))
                 applied += snapshot.seqs
             elif not snapshot.idle:
-                locked.append((account.id, snapshot))
+                locked.append((account_id, snapshot))
         saved = [(account_id, step.state, snapshot.stored, prepare.store_prepared(session, ctx, step))
                  for account_id, snapshot, step in ready]
         if locked:

@@ -6,12 +6,13 @@ SQLite with one executemany of the driver, each value put through its column typ
 processing (what SQLAlchemy does per row, without building a parameter set for every row)."""
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import Table, bindparam, func, select, text
+from sqlalchemy import Date, DateTime, Table, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from billing.db.base import JsonText
+from billing.db.base import AwareDateTime, ExactDecimal, JsonText
 
 _JSON_SUFFIX = "__json"
 
@@ -62,7 +63,7 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict], incr
     statement = f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {key} = ?"
     bound = (*values, key)  # in the statement's order of placeholders
     processors = _bind_processors(table, bound, session.get_bind().dialect)
-    session.connection().exec_driver_sql(statement, [_bound([row[k] for k in bound], processors) for row in rows])
+    session.connection().exec_driver_sql(statement, _bound_rows(rows, bound, processors))
 
 
 def _executemany(session: Session, table: Table, rows: list[dict]) -> None:
@@ -71,19 +72,51 @@ def _executemany(session: Session, table: Table, rows: list[dict]) -> None:
     _check_complete(table, frozenset(columns))
     processors = _bind_processors(table, keys, session.get_bind().dialect)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(keys))})"
-    session.connection().exec_driver_sql(statement, [_bound([row[key] for key in keys], processors) for row in rows])
+    session.connection().exec_driver_sql(statement, _bound_rows(rows, keys, processors))
 
 
-def _bound(values: list, processors) -> tuple:
-    """The values as the driver takes them: each through its column type's bind processing."""
-    return tuple([value if process is None else process(value) for value, process in zip(values, processors)])
+def _bound_rows(rows: list[dict], keys: tuple[str, ...], processors) -> list[tuple]:
+    """The rows' values as the driver takes them, in `keys` order: each through its column
+    type's bind processing, a column at a time. A day or an instant recurs through a chunk's
+    rows (its day, its `now`), so each distinct one is converted once."""
+    columns = []
+    for key, (process, repeats) in zip(keys, processors):
+        values = [row[key] for row in rows]
+        if process is not None:
+            if repeats:
+                seen: dict = {}
+                values = [seen[v] if v in seen else seen.setdefault(v, process(v)) for v in values]
+            else:
+                values = [process(v) for v in values]
+        columns.append(values)
+    return list(zip(*columns))
 
 
 @lru_cache(maxsize=None)
 def _bind_processors(table: Table, keys: tuple[str, ...], dialect) -> tuple:
-    # JSON text (key '<column>__json') is bound as it is; anything else as its column type binds it.
-    return tuple(None if key.endswith(_JSON_SUFFIX)
-                 else table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys)
+    """(processor, whether equal values give the same bound value) per key. JSON text (key
+    '<column>__json') is bound as it is; anything else as its column type binds it. Equal dates
+    and datetimes bind alike (an aware instant is written in UTC), so their conversions can be
+    shared; equal Decimals cannot (0 and 0.00 are written apart)."""
+    out = []
+    for key in keys:
+        if key.endswith(_JSON_SUFFIX):
+            out.append((None, False))
+            continue
+        column_type = table.c[key].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if isinstance(column_type, ExactDecimal) and process is not None:
+            process = _decimal_text(process)
+        out.append((process, isinstance(column_type, (Date, DateTime, AwareDateTime))))
+    return tuple(out)
+
+
+def _decimal_text(process):
+    """ExactDecimal's binding on SQLite (its canonical text) without the type machinery around it
+    for a Decimal, which is what the cycle's money always is."""
+    def bind(value):
+        return str(value) if type(value) is Decimal else process(value)
+    return bind
 
 
 def _columns(keys) -> list[str]:
