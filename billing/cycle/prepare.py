@@ -146,9 +146,13 @@ def _sqlite_accounts(session: Session, account_ids: list[str], lock: bool) -> li
     if lock:
         return [(row[:_ACCOUNT_COLUMNS], row[_ACCOUNT_COLUMNS], None) for row in rows]
     processors = _result_processors(connection.dialect)
-    return [(row[:_ACCOUNT_COLUMNS], row[_ACCOUNT_COLUMNS], _SnapshotAccount._make(
-        [value if process is None else process(value) for value, process in zip(row, processors)]))
-        for row in rows]
+    found = []
+    for row in rows:
+        values = list(row)
+        for index, process in processors:
+            values[index] = process(values[index])
+        found.append((row[:_ACCOUNT_COLUMNS], row[_ACCOUNT_COLUMNS], _SnapshotAccount._make(values)))
+    return found
 
 
 @lru_cache(maxsize=None)
@@ -160,10 +164,11 @@ def _sqlite_select(count: int, with_state: bool) -> str:
 
 @lru_cache(maxsize=None)
 def _result_processors(dialect) -> tuple:
-    """Per column of _sqlite_select (with the state): how SQLAlchemy turns its stored value into
-    the Python one (None where the driver's value is it already)."""
-    return tuple(column.type._cached_result_processor(dialect, None)
-                 for column in (*_ACCOUNTS.c, _STATES.c.version, _STATES.c.state))
+    """(index, processor) of the columns of _sqlite_select (with the state) whose stored value
+    SQLAlchemy turns into another Python value (the driver's value is it for the others)."""
+    columns = (*_ACCOUNTS.c, _STATES.c.version, _STATES.c.state)
+    processors = [(index, column.type._cached_result_processor(dialect, None)) for index, column in enumerate(columns)]
+    return tuple((index, process) for index, process in processors if process is not None)
 
 
 def read_snapshots(session: Session, account_ids: list[str], until: date) -> list[tuple[Any, Snapshot]]:

@@ -84,6 +84,7 @@ class _Run:
             self.changes.append(StateChange(day, old, new))
 
 
+_ZERO = Fraction(0)
 SEAT_OR_PLAN = ("seat.activated", "seat.deactivated", "plan.changed")
 
 
@@ -133,12 +134,13 @@ def _process_day(run: _Run, day: date, events: list[Event]) -> None:
         return
     st = run.state
     if st.month != month_key(day):
-        st.month, st.month_exact, st.month_list_exact, st.month_posted = month_key(day), Fraction(0), Fraction(0), Decimal(0)
+        st.month, st.month_exact, st.month_list_exact, st.month_posted = month_key(day), _ZERO, _ZERO, Decimal(0)
     start_users = set(st.active_users)
     # A proforma of this day asks against the balance after the charges through yesterday and the
     # open proformas as they stood then (§4): today's payments are not counted twice, they pay it.
     start_balance = st.balance
-    start_open = sum((p.unpaid for p in st.open_proformas()), Decimal(0))
+    start_open = (sum((p.unpaid for p in st.open_proformas()), Decimal(0))
+                  if _proforma_day(st, day, run.ctx.config) else Decimal(0))
     run.unallocated_today = []
     activated_today: set[str] = set()
     terminate = _apply_events(run, day, events, activated_today)
@@ -150,9 +152,10 @@ def _process_day(run: _Run, day: date, events: list[Event]) -> None:
     if st.status == "trialing" and day >= st.conversion_day:
         run.set_status(day, "active" if st.paid_ever else "awaiting_payment")
     _evaluate_lateness(run, day)
-    seats = len(start_users | activated_today)
+    users = start_users | activated_today if activated_today else start_users
+    seats = len(users)
     if st.status in CHARGING_STATES:
-        _charge(run, day, seats, sorted(start_users | activated_today), events)
+        _charge(run, day, seats, sorted(users), events)
     if terminate is not None:
         _terminate(run, day, terminate)
         return
@@ -208,7 +211,8 @@ def _day_charge(terms: PriceTerms, vat: VatTreatment, year: int, month: int,
     price, discount = _price_factors(terms, vat)
     first = date(year, month, 1)
     exact = daily_charge(seats, price, discount, first)
-    return price, discount, exact, daily_charge(seats, price, Fraction(0), first), str(price), str(exact)
+    list_exact = exact if discount == 0 else daily_charge(seats, price, Fraction(0), first)
+    return price, discount, exact, list_exact, str(price), str(exact)
 
 
 def _price(run: _Run, day: date) -> tuple[Fraction, Fraction, PriceTerms]:
@@ -220,8 +224,12 @@ def _charge(run: _Run, day: date, seats: int, users: list[str], events: list[Eve
     st = run.state
     terms = run.ctx.price(st.plan, day)
     _, _, exact, list_exact, price_text, exact_text = _day_charge(terms, run.profile.vat, day.year, day.month, seats)
-    st.month_exact += exact
-    st.month_list_exact += list_exact
+    before = st.month_exact
+    st.month_exact = before + exact
+    # Without a discount the two sums are one and share their value (_day_charge, from_json): no
+    # second addition of fractions.
+    st.month_list_exact = (st.month_exact if list_exact is exact and st.month_list_exact is before
+                           else st.month_list_exact + list_exact)
     amount = cumulative_entry(st.month_exact, st.month_posted, run.currency)
     if seats == 0 and amount == 0:
         return
@@ -304,17 +312,22 @@ def _expire(run: _Run, day: date) -> None:
     run.set_status(day, "expired")
 
 
+def _proforma_day(st: AccountState, day: date, config: CycleConfig) -> bool:
+    """A proforma is issued on the conversion day and on the proforma day of every month (§4)."""
+    return day == st.conversion_day or day.day == config.proforma_day
+
+
 def _maybe_issue_proforma(run: _Run, day: date, seats: int, balance_before_today: Decimal,
                           open_amount: Decimal) -> None:
     st = run.state
     config = run.ctx.config
+    if not _proforma_day(st, day, config):
+        return
     if day == st.conversion_day:
         last = next_month_end(day) if day.day >= config.proforma_day else month_end(day)
         first = True
-    elif day.day == config.proforma_day:
-        last, first = next_month_end(day), False
     else:
-        return
+        last, first = next_month_end(day), False
     price, discount, terms = _price(run, day)
     spans = month_spans(day, last)
     exact_parts = [span_charge(seats, price, discount, a, b) for a, b in spans]

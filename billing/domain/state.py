@@ -151,10 +151,10 @@ class AccountState:
         return clone
 
     def open_proformas(self) -> list[ProformaState]:
-        return [p for p in self.proformas if not p.void and p.unpaid > 0]
+        return [p for p in self.proformas if not p.void and p.paid < p.amount]  # unpaid > 0
 
     def oldest_overdue(self, day: date) -> ProformaState | None:
-        overdue = [p for p in self.open_proformas() if p.due_date < day]
+        overdue = [p for p in self.proformas if p.due_date < day and not p.void and p.paid < p.amount]  # open
         return min(overdue, key=lambda p: (p.due_date, p.issue_date, p.number)) if overdue else None
 
     def to_json(self) -> dict[str, Any]:
@@ -164,7 +164,8 @@ class AccountState:
             "conversion_day": self.conversion_day.isoformat(), "plan": self.plan,
             "through": _date_text(self.through), "active_users": list(self.active_users),
             "balance": str(self.balance), "month": self.month,
-            "month_exact": str(self.month_exact), "month_list_exact": str(self.month_list_exact),
+            "month_exact": (exact := str(self.month_exact)),
+            "month_list_exact": exact if self.month_list_exact is self.month_exact else str(self.month_list_exact),
             "month_posted": str(self.month_posted), "charged_since_conversion": str(self.charged_since_conversion),
             "paid_ever": self.paid_ever, "terminated_on": _date_text(self.terminated_on),
             "expired_on": _date_text(self.expired_on),
@@ -179,12 +180,15 @@ class AccountState:
         # A key an older version stored and this one no longer has is ignored, a missing one takes
         # its default: the state is a projection, rebuilt by replay if anything that matters were missing.
         get = data.get
+        exact_text, list_text = get("month_exact", "0"), get("month_list_exact", "0")
+        month_exact = _fraction(exact_text)
         return AccountState(
             account_id=data["account_id"], status=data["status"],
             conversion_day=date.fromisoformat(data["conversion_day"]), plan=data["plan"],
             through=_date_or_none(get("through")), active_users=list(get("active_users") or ()),
             balance=Decimal(get("balance", "0")), month=get("month"),
-            month_exact=_fraction(get("month_exact", "0")), month_list_exact=_fraction(get("month_list_exact", "0")),
+            month_exact=month_exact, month_list_exact=(
+                month_exact if list_text == exact_text else _fraction(list_text)),  # one value shared (engine._charge)
             month_posted=Decimal(get("month_posted", "0")),
             charged_since_conversion=Decimal(get("charged_since_conversion", "0")),
             paid_ever=bool(get("paid_ever", False)), terminated_on=_date_or_none(get("terminated_on")),

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Iterable
 
 from billing.domain.records import Outcome, StateChange
 from billing.domain.state import AccountState, ProformaState
@@ -112,10 +111,11 @@ def _proforma_reminders(after: AccountState, outcome: Outcome, first: date, last
             continue
         if proforma.unpaid <= 0 and not allocated:
             continue  # paid before this step: nothing to ask (the common case)
-        for kind, offset, key in _asks(proforma):
+        for kind, offset in ASKS:
             day = proforma.due_date + timedelta(days=offset)
             if not first <= day <= last or day < proforma.issue_date:
                 continue
+            key = _ask_key(kind, offset, proforma.number)
             status = status_on(day)
             unpaid = _unpaid_on(proforma, outcome, day)
             if status not in ASKING_STATES or unpaid <= 0:
@@ -134,10 +134,12 @@ def _proforma_reminders(after: AccountState, outcome: Outcome, first: date, last
     return messages
 
 
-def _asks(proforma: ProformaState) -> Iterable[tuple[str, int, str]]:
-    yield "payment_reminder", -REMINDER_DAYS, f"payment_reminder:{proforma.number}"
-    for step in OVERDUE_STEPS:
-        yield "overdue", step, f"overdue:{proforma.number}:due+{step}"
+# What an unpaid proforma asks for, (kind, days from its due date): a reminder, then the overdue steps.
+ASKS = (("payment_reminder", -REMINDER_DAYS), *(("overdue", step) for step in OVERDUE_STEPS))
+
+
+def _ask_key(kind: str, offset: int, number: str) -> str:
+    return f"payment_reminder:{number}" if kind == "payment_reminder" else f"overdue:{number}:due+{offset}"
 
 
 def _unpaid_on(proforma: ProformaState, outcome: Outcome, day: date) -> Decimal:
