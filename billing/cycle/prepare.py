@@ -7,7 +7,7 @@ import uuid
 from functools import lru_cache
 from collections import namedtuple
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -46,6 +46,7 @@ class PrepareContext:
     nonce: str = field(default_factory=lambda: uuid.uuid4().hex)
     placeholders: list[tuple[str, str, date]] = field(default_factory=list)  # of the current step
     seller: Party = field(default_factory=billing_config.seller)  # read from the environment once a chunk
+    now: datetime = field(default_factory=utcnow)  # the created_at of the chunk's rows
 
     def price(self, plan: str, day: date) -> r.PriceTerms:
         if plan not in self.prices.versions:  # a plan defined after this run began
@@ -204,9 +205,9 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
     state = snapshot.state
     if snapshot.idle or (account.vat or {}).get("pending"):  # VIES is asked again under the lock
         return None
-    if any(e.type == "account.updated" for e in snapshot.events):
+    if snapshot.events and any(e.type == "account.updated" for e in snapshot.events):
         return None  # new buyer data from its day: the run is cut there (billing/cycle/updates.py)
-    if state.through is not None and any(e.day <= state.through for e in snapshot.events):
+    if snapshot.events and state.through is not None and any(e.day <= state.through for e in snapshot.events):
         return None  # a late event reads the account's history: done under the lock
     if needs_history(state, snapshot.events):
         return None  # it reads the archived history too (billing/domain/compaction.py)
@@ -219,7 +220,7 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
         return None
     if outcome.documents and rate_needs_database(account.currency):
         return None  # the MNB rate may need fetching and caching: a write
-    now = utcnow()
+    now = ctx.now
     rows = []
     for draft in outcome.documents:
         rate = exchange_rate(None, draft.currency, draft.fulfilment_date)

@@ -83,7 +83,7 @@ def add_posting(session: Session, posting: r.Posting) -> None:
 
 def posting_rows(posting: r.Posting, now: datetime | None = None) -> tuple[dict, list[dict]]:
     """The journal entry row and its legs' rows, still without the entry id."""
-    assert sum(amount for _, amount in posting.legs) == 0, "a journal entry must balance"
+    assert sum([amount for _, amount in posting.legs]) == 0, "a journal entry must balance"
     entry = {"account_id": posting.account_id, "day": posting.day, "kind": posting.kind, "amount": posting.amount,
              "currency": posting.currency, "event_id": posting.event_id, "document_number": posting.document_number,
              "details__json": jsoncodec.dumps(posting.details), "created_at": now or utcnow()}

@@ -100,9 +100,10 @@ def advance(state: AccountState, profile: Profile, events: list[Event], until: d
     if st.through is None and first > until:
         return st, Outcome((), (), (), (), (), ())
     posting_day = first if first <= until else st.through
-    events = sorted((e for e in events if e.day <= until), key=lambda e: (e.occurred_at, e.seq))
-    late = [e for e in events if st.through is not None and e.day <= st.through]
-    late_stop = next((e for e in late if e.type == "account.terminated"), None)
+    # (most runs of most accounts have no event: none of this is worked out for them)
+    events = sorted((e for e in events if e.day <= until), key=lambda e: (e.occurred_at, e.seq)) if events else []
+    late = [e for e in events if e.day <= st.through] if events and st.through is not None else []
+    late_stop = next((e for e in late if e.type == "account.terminated"), None) if late else None
     if history is not None and (late_stop or any(e.type in SEAT_OR_PLAN for e in late)):
         _correct_late(run, posting_day, [e for e in late if e.type in SEAT_OR_PLAN], history,
                       cut_off=late_stop.day if late_stop else None)

@@ -39,6 +39,12 @@ class ProformaState:
     # stored state a StoredLines, decoded only when read (most runs only carry them along).
     lines: "tuple[CoveredLine, ...] | StoredLines" = ()
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Read from a stored state, it keeps the JSON it was read from and is written back as that
+        # (proforma_json): most runs change none of an account's proformas. A change makes it stale.
+        self.__dict__.pop("_stored", None)
+        object.__setattr__(self, name, value)
+
     @property
     def unpaid(self) -> Decimal:
         return self.amount - self.paid
@@ -241,13 +247,23 @@ def payment_from_json(p: dict[str, Any]) -> PaymentState:
 
 
 def proforma_from_json(p: dict[str, Any]) -> ProformaState:
-    return ProformaState(p["number"], date.fromisoformat(p["issue_date"]), date.fromisoformat(p["due_date"]),
-                         Decimal(p["amount"]), Decimal(p.get("paid", "0")), bool(p.get("first", False)),
-                         bool(p.get("void", False)), _date_or_none(p.get("period_start")),
-                         _date_or_none(p.get("period_end")), StoredLines(lines) if (lines := p.get("lines")) else ())
+    # Field by field into a new record (its __init__ would pass each through __setattr__), with
+    # the JSON it was read from.
+    proforma = object.__new__(ProformaState)
+    get = p.get
+    proforma.__dict__.update({
+        "number": p["number"], "issue_date": date.fromisoformat(p["issue_date"]),
+        "due_date": date.fromisoformat(p["due_date"]), "amount": Decimal(p["amount"]),
+        "paid": Decimal(get("paid", "0")), "first": bool(get("first", False)), "void": bool(get("void", False)),
+        "period_start": _date_or_none(get("period_start")), "period_end": _date_or_none(get("period_end")),
+        "lines": StoredLines(lines) if (lines := get("lines")) else (), "_stored": p})
+    return proforma
 
 
 def proforma_json(p: ProformaState) -> dict[str, Any]:
+    stored = p.__dict__.get("_stored")
+    if stored is not None:
+        return stored
     data = {"number": p.number, "issue_date": p.issue_date.isoformat(), "due_date": p.due_date.isoformat(),
             "amount": str(p.amount), "paid": str(p.paid), "first": p.first, "void": p.void,
             "period_start": _date_text(p.period_start), "period_end": _date_text(p.period_end)}

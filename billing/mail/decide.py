@@ -102,8 +102,8 @@ def _trial_ending(after: AccountState, first: date, last: date, created_day: dat
 
 def _proforma_reminders(after: AccountState, outcome: Outcome, first: date, last: date, currency: str,
                         status_on) -> list[MessageDraft]:
-    earliest_due = first - timedelta(days=OVERDUE_STEPS[-1])
-    latest_due = last + timedelta(days=REMINDER_DAYS)
+    earliest_due = first - _LOOK_BACK
+    latest_due = last + _LOOK_AHEAD
     allocated = bool(outcome.allocations)
     messages = []
     for proforma in after.proformas:
@@ -111,8 +111,8 @@ def _proforma_reminders(after: AccountState, outcome: Outcome, first: date, last
             continue
         if proforma.unpaid <= 0 and not allocated:
             continue  # paid before this step: nothing to ask (the common case)
-        for kind, offset in ASKS:
-            day = proforma.due_date + timedelta(days=offset)
+        for kind, offset, after_due in ASKS:
+            day = proforma.due_date + after_due
             if not first <= day <= last or day < proforma.issue_date:
                 continue
             key = _ask_key(kind, offset, proforma.number)
@@ -134,8 +134,11 @@ def _proforma_reminders(after: AccountState, outcome: Outcome, first: date, last
     return messages
 
 
-# What an unpaid proforma asks for, (kind, days from its due date): a reminder, then the overdue steps.
-ASKS = (("payment_reminder", -REMINDER_DAYS), *(("overdue", step) for step in OVERDUE_STEPS))
+# What an unpaid proforma asks for, (kind, days from its due date, the same as a timedelta): a
+# reminder, then the overdue steps.
+_LOOK_BACK, _LOOK_AHEAD = timedelta(days=OVERDUE_STEPS[-1]), timedelta(days=REMINDER_DAYS)
+ASKS = tuple((kind, offset, timedelta(days=offset))
+             for kind, offset in (("payment_reminder", -REMINDER_DAYS), *(("overdue", step) for step in OVERDUE_STEPS)))
 
 
 def _ask_key(kind: str, offset: int, number: str) -> str:

@@ -5,7 +5,8 @@ from fractions import Fraction
 
 from hypothesis import given, strategies as st
 
-from billing.domain.state import AccountState, CoveredLine, InvoiceState, PaymentState, ProformaState
+from billing.domain.state import (AccountState, CoveredLine, InvoiceState, PaymentState, ProformaState,
+                                  proforma_from_json, proforma_json)
 
 days = st.dates(date(2020, 1, 1), date(2035, 12, 31))
 money = st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)
@@ -62,3 +63,26 @@ def test_an_older_state_without_newer_keys_reads_with_defaults():
     assert state.month_exact == Fraction(37, 3) and state.balance == Decimal("-12.5")
     assert state.proformas[0].paid == 0 and state.proformas[0].period_start is None
     assert state.month_posted == 0 and state.invoices == []
+
+
+@given(states, st.sampled_from(["paid", "void", "due_date", "amount", "lines"]))
+def test_a_stored_proforma_is_written_back_as_read_until_it_changes(state, field):
+    again = AccountState.from_json(state.to_json())
+    for p in again.copy().proformas:  # a copy, as the engine advances one
+        before = p.__dict__.copy()
+        assert AccountState.from_json({**state.to_json(), "proformas": [proforma_json(p)]}).proformas[0] == p
+        value = {"paid": p.paid + 1, "void": not p.void, "due_date": date(2036, 1, 1), "amount": p.amount + 7,
+                 "lines": ()}[field]
+        setattr(p, field, value)
+        written = proforma_from_json(proforma_json(p))
+        assert getattr(written, field) == value and written == p, before
+
+
+def test_the_month_to_date_at_list_price_is_one_value_with_the_month_to_date_when_equal():
+    stored = {"account_id": "a", "status": "active", "conversion_day": "2026-03-14", "plan": "pro",
+              "month_exact": "99900/31", "month_list_exact": "99900/31"}
+    state = AccountState.from_json(stored)
+    assert state.month_list_exact is state.month_exact
+    assert AccountState.from_json({**stored, "month_list_exact": "5"}).month_list_exact == 5
+    state.month_list_exact = Fraction(7, 2)
+    assert state.to_json()["month_list_exact"] == "7/2" and state.to_json()["month_exact"] == "99900/31"
