@@ -106,7 +106,8 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
     """([(the account row as step_key compares it, its state's version, the account)] in id
     order, pending events by account). Outside the lock the account is a named tuple that carries
     its state's `state_json` too (one query for both); under it only what step_key compares is
-    read (the account is None), and of the events the queue alone (seq, account)."""
+    read (the account is None), and of the events the queue alone (seq, account); outside it the
+    events are the engine's Event records."""
     if session.get_bind().dialect.name == "sqlite":
         accounts = _sqlite_accounts(session, account_ids, lock)
     elif lock:
@@ -126,14 +127,58 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
         # As plain named tuples: a step reads some twenty fields of its account, and a Row's
         # attribute look-up costs ten times a tuple's.
         accounts = [(tuple(row[:_ACCOUNT_COLUMNS]), row.state_version, _SnapshotAccount._make(row)) for row in rows]
-    events_table, queue = m.Event.__table__, m.PendingEvent.__table__
-    query = (select(queue.c.seq, queue.c.account_id) if lock
-             else select(*(events_table.c[name] for name in _EVENT_FIELDS)).join(queue, queue.c.seq == events_table.c.seq))
     pending: dict[str, list] = {}
-    for event in session.execute(query.where(among(session, queue.c.account_id, account_ids), queue.c.day <= until)
-                                 .order_by(queue.c.seq)).all():
+    if session.get_bind().dialect.name == "sqlite":
+        events = _sqlite_pending(session, account_ids, until, lock)
+    else:
+        query = (select(_QUEUE.c.seq, _QUEUE.c.account_id) if lock
+                 else select(*(_EVENTS.c[name] for name in _EVENT_FIELDS)).join(_QUEUE, _QUEUE.c.seq == _EVENTS.c.seq))
+        rows = session.execute(query.where(among(session, _QUEUE.c.account_id, account_ids), _QUEUE.c.day <= until)
+                               .order_by(_QUEUE.c.seq)).all()
+        events = rows if lock else [r.Event(*row) for row in rows]
+    for event in events:
         pending.setdefault(event.account_id, []).append(event)
     return accounts, pending
+
+
+_EVENTS, _QUEUE = m.Event.__table__, m.PendingEvent.__table__
+_Queued = namedtuple("_Queued", ["seq", "account_id"])
+
+
+def _sqlite_pending(session: Session, account_ids: list[str], until: date, lock: bool) -> list:
+    """read_chunk's pending events on SQLite, in seq order, read by the driver: under the lock the
+    queue's (seq, account) alone; outside it the engine's Event records, each stored value
+    through its column type's result processing."""
+    connection = session.connection()
+    dialect = connection.dialect
+    day = _QUEUE.c.day.type._cached_bind_processor(dialect)(until)
+    statement = _sqlite_pending_select(len(account_ids), lock)
+    rows = connection.exec_driver_sql(statement, (*account_ids, day)).all()
+    if lock:
+        return [_Queued._make(row) for row in rows]
+    processors = _event_processors(dialect)
+    events = []
+    for row in rows:
+        values = list(row)
+        for index, process in processors:
+            values[index] = process(values[index])
+        events.append(r.Event(*values))
+    return events
+
+
+@lru_cache(maxsize=None)
+def _sqlite_pending_select(count: int, lock: bool) -> str:
+    columns = "q.seq, q.account_id" if lock else ", ".join(f"e.{name}" for name in _EVENT_FIELDS)
+    join = "" if lock else f" JOIN {_EVENTS.name} e ON e.seq = q.seq"
+    return (f"SELECT {columns} FROM {_QUEUE.name} q{join} WHERE q.account_id IN ({', '.join('?' * count)})"
+            " AND q.day <= ? ORDER BY q.seq")
+
+
+@lru_cache(maxsize=None)
+def _event_processors(dialect) -> tuple:
+    processors = [(index, _EVENTS.c[name].type._cached_result_processor(dialect, None))
+                  for index, name in enumerate(_EVENT_FIELDS)]
+    return tuple((index, process) for index, process in processors if process is not None)
 
 
 def _sqlite_accounts(session: Session, account_ids: list[str], lock: bool) -> list[tuple[tuple, int | None, Any]]:
@@ -182,7 +227,7 @@ def read_snapshots(session: Session, account_ids: list[str], until: date) -> lis
         profile = profile_of(account)
         state = AccountState.from_json(stored) if stored is not None else new_state(profile, account.plan)
         idle = state.through is not None and state.through >= until and not events
-        records = tuple(r.Event(*e) for e in events)
+        records = tuple(events)
         found.append((account, Snapshot(step_key(row, version, events), state, records, stored is not None, idle,
                                          profile, tuple(vies_numbers(account, records)))))
     return found
