@@ -4,10 +4,10 @@ account, its state version and its pending events are still what they were read 
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
 from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -108,7 +108,8 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
     its state's `state_json` too (one query for both); under it only what step_key compares is
     read (the account is None), and of the events the queue alone (seq, account); outside it the
     events are the engine's Event records."""
-    if session.get_bind().dialect.name == "sqlite":
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
         accounts = _sqlite_accounts(session, account_ids, lock)
     elif lock:
         # On PostgreSQL the accounts are locked first and the versions read by a statement of its
@@ -128,7 +129,7 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
         # attribute look-up costs ten times a tuple's.
         accounts = [(tuple(row[:_ACCOUNT_COLUMNS]), row.state_version, _SnapshotAccount._make(row)) for row in rows]
     pending: dict[str, list] = {}
-    if session.get_bind().dialect.name == "sqlite":
+    if sqlite:
         events = _sqlite_pending(session, account_ids, until, lock)
     else:
         query = (select(_QUEUE.c.seq, _QUEUE.c.account_id) if lock
@@ -156,14 +157,8 @@ def _sqlite_pending(session: Session, account_ids: list[str], until: date, lock:
     rows = connection.exec_driver_sql(statement, (*account_ids, day)).all()
     if lock:
         return [_Queued._make(row) for row in rows]
-    processors = _event_processors(dialect)
-    events = []
-    for row in rows:
-        values = list(row)
-        for index, process in processors:
-            values[index] = process(values[index])
-        events.append(r.Event(*values))
-    return events
+    processors = _result_processors(dialect, "events")
+    return [r.Event(*_processed(row, processors)) for row in rows]
 
 
 @lru_cache(maxsize=None)
@@ -172,13 +167,6 @@ def _sqlite_pending_select(count: int, lock: bool) -> str:
     join = "" if lock else f" JOIN {_EVENTS.name} e ON e.seq = q.seq"
     return (f"SELECT {columns} FROM {_QUEUE.name} q{join} WHERE q.account_id IN ({', '.join('?' * count)})"
             " AND q.day <= ? ORDER BY q.seq")
-
-
-@lru_cache(maxsize=None)
-def _event_processors(dialect) -> tuple:
-    processors = [(index, _EVENTS.c[name].type._cached_result_processor(dialect, None))
-                  for index, name in enumerate(_EVENT_FIELDS)]
-    return tuple((index, process) for index, process in processors if process is not None)
 
 
 def _sqlite_accounts(session: Session, account_ids: list[str], lock: bool) -> list[tuple[tuple, int | None, Any]]:
@@ -191,14 +179,9 @@ def _sqlite_accounts(session: Session, account_ids: list[str], lock: bool) -> li
     rows = connection.exec_driver_sql(_sqlite_select(len(account_ids), not lock), tuple(account_ids)).all()
     if lock:
         return [(row[:_ACCOUNT_COLUMNS], row[_ACCOUNT_COLUMNS], None) for row in rows]
-    processors = _result_processors(connection.dialect)
-    found = []
-    for row in rows:
-        values = list(row)
-        for index, process in processors:
-            values[index] = process(values[index])
-        found.append((row[:_ACCOUNT_COLUMNS], row[_ACCOUNT_COLUMNS], _SnapshotAccount._make(values)))
-    return found
+    processors = _result_processors(connection.dialect, "accounts")
+    return [(row[:_ACCOUNT_COLUMNS], row[_ACCOUNT_COLUMNS], _SnapshotAccount._make(_processed(row, processors)))
+            for row in rows]
 
 
 @lru_cache(maxsize=None)
@@ -208,13 +191,27 @@ def _sqlite_select(count: int, with_state: bool) -> str:
             f"ON s.account_id = a.id WHERE a.id IN ({', '.join('?' * count)}) ORDER BY a.id")
 
 
+# The columns each driver-level read selects, in its order: _sqlite_select (with the state) and
+# _sqlite_pending_select (outside the lock).
+_SELECTED = {"accounts": (*_ACCOUNTS.c, _STATES.c.version, _STATES.c.state),
+             "events": tuple(_EVENTS.c[name] for name in _EVENT_FIELDS)}
+
+
 @lru_cache(maxsize=None)
-def _result_processors(dialect) -> tuple:
-    """(index, processor) of the columns of _sqlite_select (with the state) whose stored value
-    SQLAlchemy turns into another Python value (the driver's value is it for the others)."""
-    columns = (*_ACCOUNTS.c, _STATES.c.version, _STATES.c.state)
-    processors = [(index, column.type._cached_result_processor(dialect, None)) for index, column in enumerate(columns)]
+def _result_processors(dialect, read: str) -> tuple:
+    """(index, processor) of the columns of a read (_SELECTED) whose stored value SQLAlchemy turns
+    into another Python value (the driver's value is it for the others)."""
+    processors = [(index, column.type._cached_result_processor(dialect, None))
+                  for index, column in enumerate(_SELECTED[read])]
     return tuple((index, process) for index, process in processors if process is not None)
+
+
+def _processed(row, processors) -> list:
+    """A driver's row with each value as SQLAlchemy's own row would give it (_result_processors)."""
+    values = list(row)
+    for index, process in processors:
+        values[index] = process(values[index])
+    return values
 
 
 def read_snapshots(session: Session, account_ids: list[str], until: date) -> list[tuple[Any, Snapshot]]:

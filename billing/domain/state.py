@@ -160,7 +160,7 @@ class AccountState:
         return [p for p in self.proformas if not p.void and p.paid < p.amount]  # unpaid > 0
 
     def oldest_overdue(self, day: date) -> ProformaState | None:
-        overdue = [p for p in self.proformas if p.due_date < day and not p.void and p.paid < p.amount]  # open
+        overdue = [p for p in self.open_proformas() if p.due_date < day]
         return min(overdue, key=lambda p: (p.due_date, p.issue_date, p.number)) if overdue else None
 
     def to_json(self) -> dict[str, Any]:

@@ -134,9 +134,10 @@ def _proforma_reminders(after: AccountState, outcome: Outcome, first: date, last
     return messages
 
 
+# The days around a step's days whose due dates can have a reminder or overdue notice in them.
+_LOOK_BACK, _LOOK_AHEAD = timedelta(days=OVERDUE_STEPS[-1]), timedelta(days=REMINDER_DAYS)
 # What an unpaid proforma asks for, (kind, days from its due date, the same as a timedelta): a
 # reminder, then the overdue steps.
-_LOOK_BACK, _LOOK_AHEAD = timedelta(days=OVERDUE_STEPS[-1]), timedelta(days=REMINDER_DAYS)
 ASKS = tuple((kind, offset, timedelta(days=offset))
              for kind, offset in (("payment_reminder", -REMINDER_DAYS), *(("overdue", step) for step in OVERDUE_STEPS)))
 
