@@ -70,3 +70,28 @@ def test_rows_are_updated_by_key_with_the_counter_raised(factory):
         ("b", date(2026, 3, 1), "active", {"n": 0}, 1),
         ("c", date(2026, 3, 2), "past_due", {"n": "c"}, 2)]
     assert stored["a"].updated_at == datetime(2026, 3, 3, 7, tzinfo=timezone.utc)
+
+
+def test_new_rows_only_a_stored_key_and_a_repeated_one_are_skipped(factory):
+    budapest = timezone(timedelta(hours=1))
+    now = datetime(2026, 3, 2, 0, 30, tzinfo=budapest)
+    table = m.MailMessage.__table__
+
+    def row(account: str, key: str, params: str, to: str | None = "a@example.com") -> dict:
+        return {"account_id": account, "key": key, "kind": "proforma_issued", "day": date(2026, 3, 2),
+                "document_number": None, "to_address": to, "locale": "hu", "params": params, "status": "pending",
+                "attempts": 0, "next_attempt_at": now, "claimed_until": None, "message_id": None, "sent_at": None,
+                "last_error": None, "created_at": now}
+
+    with factory.begin() as session:
+        bulk.insert_new_rows(session, table, [row("a", "k1", "first")], ("account_id", "key"))
+    with factory.begin() as session:
+        bulk.insert_new_rows(session, table, [
+            row("a", "k1", "again"), row("a", "k2", 'ű "quoted"', to=None), row("b", "k1", "{}"),
+            row("a", "k2", "repeated")], ("account_id", "key"))
+    with factory() as session:
+        stored = session.scalars(select(m.MailMessage).order_by(m.MailMessage.id)).all()
+    assert [(s.account_id, s.key, s.params, s.to_address) for s in stored] == [
+        ("a", "k1", "first", "a@example.com"), ("a", "k2", 'ű "quoted"', None), ("b", "k1", "{}", "a@example.com")]
+    assert all(s.next_attempt_at == s.created_at == datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc)
+               and s.day == date(2026, 3, 2) and s.attempts == 0 and s.claimed_until is None for s in stored)

@@ -21,7 +21,7 @@ from billing.cycle import write as writes
 from billing.mail import store as mail
 from billing.db import jsoncodec
 from billing.db import models as m
-from billing.db.queries import among, without_parallel_plans
+from billing.db.queries import among, int_array_text, without_parallel_plans
 from billing.db.session import make_read_factory
 from billing.db.base import utcnow
 from billing.domain import records as r
@@ -121,22 +121,15 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
                                         .where(among(session, _STATES.c.account_id, account_ids))).all())
         accounts = [(tuple(row), versions.get(row.id), None) for row in rows]
     else:
-        rows = session.execute(
-            select(*_ACCOUNTS.c, _STATES.c.version.label("state_version"), _STATES.c.state.label("state_json"))
-            .outerjoin(_STATES, _STATES.c.account_id == _ACCOUNTS.c.id)
-            .where(among(session, _ACCOUNTS.c.id, account_ids)).order_by(_ACCOUNTS.c.id))
-        # As plain named tuples: a step reads some twenty fields of its account, and a Row's
-        # attribute look-up costs ten times a tuple's.
-        accounts = [(tuple(row[:_ACCOUNT_COLUMNS]), row.state_version, _SnapshotAccount._make(row)) for row in rows]
+        accounts = _pg_accounts(session, account_ids)
     pending: dict[str, list] = {}
     if sqlite:
         events = _sqlite_pending(session, account_ids, until, lock)
+    elif lock:
+        events = [_Queued._make(row) for row in _driver_rows(session.connection(), _PG_LOCKED_QUEUE,
+                                                             (account_ids, until))]
     else:
-        query = (select(_QUEUE.c.seq, _QUEUE.c.account_id) if lock
-                 else select(*(_EVENTS.c[name] for name in _EVENT_FIELDS)).join(_QUEUE, _QUEUE.c.seq == _EVENTS.c.seq))
-        rows = session.execute(query.where(among(session, _QUEUE.c.account_id, account_ids), _QUEUE.c.day <= until)
-                               .order_by(_QUEUE.c.seq)).all()
-        events = rows if lock else [r.Event(*row) for row in rows]
+        events = _pg_pending(session, account_ids, until)
     for event in events:
         pending.setdefault(event.account_id, []).append(event)
     return accounts, pending
@@ -159,6 +152,58 @@ def _sqlite_pending(session: Session, account_ids: list[str], until: date, lock:
         return [_Queued._make(row) for row in rows]
     processors = _result_processors(dialect, "events")
     return [r.Event(*_processed(row, processors)) for row in rows]
+
+
+def _driver_rows(connection, statement: str, parameters: tuple) -> list[tuple]:
+    """The rows as the driver's cursor gives them: no SQLAlchemy row is made for thousands of
+    rows the caller turns into records anyway."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(statement, parameters)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _pg_accounts(session: Session, account_ids: list[str]) -> list[tuple[tuple, int | None, Any]]:
+    """read_chunk's accounts outside the lock on PostgreSQL, with their states' versions and
+    JSON: one joined statement run by the driver, each value then as SQLAlchemy's row would give
+    it (the row compared under the lock is SQLAlchemy's)."""
+    connection = session.connection()
+    rows = _driver_rows(connection, _PG_ACCOUNTS, (account_ids,))
+    processors = _result_processors(connection.dialect, "accounts")
+    found = []
+    for row in rows:
+        values = _processed(row, processors)
+        found.append((tuple(values[:_ACCOUNT_COLUMNS]), values[_ACCOUNT_COLUMNS], _SnapshotAccount._make(values)))
+    return found
+
+
+def _pg_pending(session: Session, account_ids: list[str], until: date) -> list[r.Event]:
+    """read_chunk's pending events outside the lock on PostgreSQL, in seq order, read by the
+    driver: the queue's seqs first, then the events by their seqs. Joined, PostgreSQL would plan
+    a hash join over the whole event log (a sequential scan that grows with the years); by seq
+    each event is one index look-up. The data comes as JSON text, decoded here as the column type
+    would (jsoncodec), without the driver's loader around it."""
+    connection = session.connection()
+    seqs = [seq for seq, in _driver_rows(connection, _PG_QUEUE, (account_ids, until))]
+    if not seqs:
+        return []
+    rows = _driver_rows(connection, _PG_EVENTS, (int_array_text(seqs),))
+    instant = dict(_result_processors(connection.dialect, "events"))[_AT]
+    loads, event, at = jsoncodec.loads, r.Event, _AT
+    return [event(*row[:at], instant(row[at]), *row[at + 1:-1], loads(row[-1])) for row in rows]
+
+
+_PG_ACCOUNTS = (f"SELECT {', '.join(f'a.{c.name}' for c in _ACCOUNTS.c)}, s.version, s.state FROM {_ACCOUNTS.name} a "
+                f"LEFT OUTER JOIN {_STATES.name} s ON s.account_id = a.id WHERE a.id = ANY(%s::VARCHAR[]) ORDER BY a.id")
+_PG_QUEUE = f"SELECT seq FROM {_QUEUE.name} WHERE account_id = ANY(%s::VARCHAR[]) AND day <= %s ORDER BY seq"
+_PG_LOCKED_QUEUE = _PG_QUEUE.replace("SELECT seq FROM", "SELECT seq, account_id FROM")
+# _pg_pending processes occurred_at (an instant in UTC) and decodes data, the last column, itself.
+_AT = _EVENT_FIELDS.index("occurred_at")
+assert _EVENT_FIELDS[-1] == "data"
+_PG_EVENTS = (f"SELECT {', '.join(_EVENT_FIELDS[:-1])}, {_EVENT_FIELDS[-1]}::text FROM {_EVENTS.name} "
+              "WHERE seq = ANY(%s::BIGINT[]) ORDER BY seq")
 
 
 @lru_cache(maxsize=None)
@@ -192,7 +237,7 @@ def _sqlite_select(count: int, with_state: bool) -> str:
 
 
 # The columns each driver-level read selects, in its order: _sqlite_select (with the state) and
-# _sqlite_pending_select (outside the lock).
+# _pg_accounts; _sqlite_pending_select (outside the lock) and _pg_pending.
 _SELECTED = {"accounts": (*_ACCOUNTS.c, _STATES.c.version, _STATES.c.state),
              "events": tuple(_EVENTS.c[name] for name in _EVENT_FIELDS)}
 

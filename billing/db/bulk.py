@@ -26,6 +26,36 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         _executemany(session, table, rows)
 
 
+def insert_new_rows(session: Session, table: Table, rows: list[dict], unique: tuple[str, ...]) -> None:
+    """Insert the rows whose `unique` columns match no stored row (nor an earlier row of the same
+    call): INSERT … ON CONFLICT DO NOTHING as one statement. PostgreSQL takes the rows as one
+    array per column (unnest), where an executemany would send and plan a statement per row; a
+    second transaction inserting the same key waits for the first and then inserts nothing.
+    SQLite takes the driver's executemany; its writer is alone (BEGIN IMMEDIATE)."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    columns = _columns(keys)
+    _check_complete(table, frozenset(columns))
+    conflict = f"ON CONFLICT ({', '.join(unique)}) DO NOTHING"
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{_array_type(table, column, dialect)}" for column in columns)
+        statement = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {conflict}"
+        session.connection().exec_driver_sql(statement, tuple([row[key] for row in rows] for key in keys))
+        return
+    processors = _bind_processors(table, keys, dialect)
+    statement = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(keys))}) "
+                 f"{conflict}")
+    session.connection().exec_driver_sql(statement, _bound_rows(rows, keys, processors))
+
+
+@lru_cache(maxsize=None)
+def _array_type(table: Table, column: str, dialect) -> str:
+    """The SQL type of an array of the column's values, as unnest's parameter is cast to."""
+    return f"{table.c[column].type.compile(dialect=dialect)}[]"
+
+
 def insert_with_ids(session: Session, table: Table, rows: list[dict]) -> list[int]:
     """Insert rows of a table with a serial `id` and return their ids, in the rows' order."""
     if not rows:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from billing.db import bulk
 from billing.db import models as m
 from billing.domain.records import Outcome
 from billing.domain.state import AccountState
@@ -45,11 +46,4 @@ def step_message_rows(account, before: AccountState, after: AccountState, outcom
 
 
 def insert_messages(session: Session, rows: list[dict]) -> None:
-    """One executemany of INSERT … ON CONFLICT DO NOTHING (batched by SQLAlchemy's insertmanyvalues)."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(TABLE).on_conflict_do_nothing(index_elements=["account_id", "key"]), rows)
+    bulk.insert_new_rows(session, TABLE, rows, ("account_id", "key"))
