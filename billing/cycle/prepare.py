@@ -317,23 +317,34 @@ def prepare_step(ctx: PrepareContext, account, snapshot: Snapshot, until: date) 
     rows += mail.step_message_rows(account, state, new, outcome, ctx.config.payment_terms_days, now)
     new, archived = archive.compacted(new, first_day(account, state), ctx.config.archive_after_days, now)
     rows += archived
-    return Prepared(new, jsoncodec.dumps(new.to_json()), [writes.posting_rows(p, now) for p in outcome.postings], rows,
-                     ctx.placeholders)
+    postings = [writes.posting_rows(p, now) for p in outcome.postings]
+    if ctx.placeholders and any(_holds_placeholder(entry) or any(map(_holds_placeholder, legs)) for entry, legs in postings):
+        return None  # only invoices and credit notes are booked, and those are issued under the lock
+    return Prepared(new, jsoncodec.dumps(new.to_json()), postings, rows, ctx.placeholders)
+
+
+def store_postings(session: Session, step: Prepared) -> None:
+    """Buffer a prepared step's ledger postings. They never hold a placeholder (prepare_step), so
+    a step that issues proformas can have them written before its numbers are taken."""
+    session.info["posting_buffer"].extend(step.postings)
 
 
 def store_prepared(session: Session, ctx: DbContext, step: Prepared) -> str:
-    """Buffer a prepared step's rows, its proformas numbered now; returns its state's JSON text."""
-    postings, rows, state_json = step.postings, step.rows, step.state_json
+    """Buffer a prepared step's rows but its postings (store_postings), its proformas numbered
+    now; returns its state's JSON text."""
+    rows, state_json = step.rows, step.state_json
     if step.placeholders:
         numbers = {placeholder: ctx.allocate_number(kind, day) for placeholder, kind, day in step.placeholders}
-        postings = [(_numbered(entry, numbers), legs) for entry, legs in postings]
         rows = [(table, _numbered(row, numbers)) for table, row in rows]
         state_json = _replace_all(state_json, numbers)
-    session.info["posting_buffer"].extend(postings)
     buffer = session.info["row_buffer"]
     for table, row in rows:
         buffer.setdefault(table, []).append(row)
     return state_json
+
+
+def _holds_placeholder(row: dict) -> bool:
+    return any(isinstance(v, str) and "@@" in v for v in row.values())
 
 
 def _numbered(row: dict, numbers: dict[str, str]) -> dict:

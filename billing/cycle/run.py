@@ -229,6 +229,8 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
                 applied += snapshot.seqs
             elif not snapshot.idle:
                 locked.append((account_id, snapshot))
+        for _, _, step in ready + numbered:
+            prepare.store_postings(session, step)
         saved = [(account_id, step.state, snapshot.stored, prepare.store_prepared(session, ctx, step))
                  for account_id, snapshot, step in ready]
         if locked:
@@ -239,7 +241,8 @@ def process_chunk(factory: sessionmaker, account_ids: list[str], until: date, pr
         if applied:  # out of the queue: applied, in the same transaction as their effects
             session.execute(delete(m.PendingEvent.__table__).where(among(session, m.PendingEvent.seq, applied)))
         # Numbers last: the first one locks the series' counter until commit, and every other
-        # transaction issuing documents waits for it.
+        # transaction issuing documents waits for it. What holds no number (the numbered steps'
+        # ledger postings) was written above.
         numbered = [(account_id, step.state, snapshot.stored, prepare.store_prepared(session, ctx, step))
                     for account_id, snapshot, step in numbered]
         _write(session, numbered)
