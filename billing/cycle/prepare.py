@@ -190,20 +190,30 @@ def _pg_pending(session: Session, account_ids: list[str], until: date) -> list[r
     if not seqs:
         return []
     rows = _driver_rows(connection, _PG_EVENTS, (int_array_text(seqs),))
-    instant = dict(_result_processors(connection.dialect, "events"))[_AT]
+    instant = _pg_event_instant(connection.dialect)
     loads, event, at = jsoncodec.loads, r.Event, _AT
     return [event(*row[:at], instant(row[at]), *row[at + 1:-1], loads(row[-1])) for row in rows]
 
 
 _PG_ACCOUNTS = (f"SELECT {', '.join(f'a.{c.name}' for c in _ACCOUNTS.c)}, s.version, s.state FROM {_ACCOUNTS.name} a "
                 f"LEFT OUTER JOIN {_STATES.name} s ON s.account_id = a.id WHERE a.id = ANY(%s::VARCHAR[]) ORDER BY a.id")
-_PG_QUEUE = f"SELECT seq FROM {_QUEUE.name} WHERE account_id = ANY(%s::VARCHAR[]) AND day <= %s ORDER BY seq"
-_PG_LOCKED_QUEUE = _PG_QUEUE.replace("SELECT seq FROM", "SELECT seq, account_id FROM")
+_QUEUED = f"FROM {_QUEUE.name} WHERE account_id = ANY(%s::VARCHAR[]) AND day <= %s ORDER BY seq"
+_PG_QUEUE, _PG_LOCKED_QUEUE = f"SELECT seq {_QUEUED}", f"SELECT seq, account_id {_QUEUED}"
 # _pg_pending processes occurred_at (an instant in UTC) and decodes data, the last column, itself.
 _AT = _EVENT_FIELDS.index("occurred_at")
 assert _EVENT_FIELDS[-1] == "data"
 _PG_EVENTS = (f"SELECT {', '.join(_EVENT_FIELDS[:-1])}, {_EVENT_FIELDS[-1]}::text FROM {_EVENTS.name} "
               "WHERE seq = ANY(%s::BIGINT[]) ORDER BY seq")
+
+
+@lru_cache(maxsize=None)
+def _pg_event_instant(dialect):
+    """occurred_at's result processing: on PostgreSQL the one column of an event that has any
+    besides data (which _pg_pending decodes from its text)."""
+    processors = dict(_result_processors(dialect, "events"))
+    if processors.keys() - {_AT, len(_EVENT_FIELDS) - 1}:
+        raise RuntimeError("an event column _pg_pending does not process has a result processor")
+    return processors[_AT]
 
 
 @lru_cache(maxsize=None)
@@ -343,13 +353,18 @@ def store_prepared(session: Session, ctx: DbContext, step: Prepared) -> str:
     return state_json
 
 
+def _placeholder_text(value) -> bool:
+    """The value is a text that holds a placeholder ("@@…@@")."""
+    return isinstance(value, str) and "@@" in value
+
+
 def _holds_placeholder(row: dict) -> bool:
-    return any(isinstance(v, str) and "@@" in v for v in row.values())
+    return any(map(_placeholder_text, row.values()))
 
 
 def _numbered(row: dict, numbers: dict[str, str]) -> dict:
-    # Only a text that holds a placeholder ("@@…@@") is rewritten.
-    return {k: _replace_all(v, numbers) if isinstance(v, str) and "@@" in v else v for k, v in row.items()}
+    # Only a text that holds a placeholder is rewritten.
+    return {k: _replace_all(v, numbers) if _placeholder_text(v) else v for k, v in row.items()}
 
 
 def _replace_all(text: str, numbers: dict[str, str]) -> str:

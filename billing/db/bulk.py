@@ -34,20 +34,17 @@ def insert_new_rows(session: Session, table: Table, rows: list[dict], unique: tu
     SQLite takes the driver's executemany; its writer is alone (BEGIN IMMEDIATE)."""
     if not rows:
         return
-    keys = tuple(rows[0])
-    columns = _columns(keys)
-    _check_complete(table, frozenset(columns))
     conflict = f"ON CONFLICT ({', '.join(unique)}) DO NOTHING"
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
+        keys = tuple(rows[0])
+        columns = _columns(keys)
+        _check_complete(table, frozenset(columns))
         arrays = ", ".join(f"%s::{_array_type(table, column, dialect)}" for column in columns)
         statement = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {conflict}"
         session.connection().exec_driver_sql(statement, tuple([row[key] for row in rows] for key in keys))
         return
-    processors = _bind_processors(table, keys, dialect)
-    statement = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(keys))}) "
-                 f"{conflict}")
-    session.connection().exec_driver_sql(statement, _bound_rows(rows, keys, processors))
+    _executemany(session, table, rows, conflict)
 
 
 @lru_cache(maxsize=None)
@@ -96,12 +93,13 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict], incr
     session.connection().exec_driver_sql(statement, _bound_rows(rows, bound, processors))
 
 
-def _executemany(session: Session, table: Table, rows: list[dict]) -> None:
+def _executemany(session: Session, table: Table, rows: list[dict], suffix: str = "") -> None:
+    """SQLite: the driver's executemany of one INSERT (`suffix` after its VALUES)."""
     keys = tuple(rows[0])
     columns = _columns(keys)
     _check_complete(table, frozenset(columns))
     processors = _bind_processors(table, keys, session.get_bind().dialect)
-    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(keys))})"
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(keys))}) {suffix}"
     session.connection().exec_driver_sql(statement, _bound_rows(rows, keys, processors))
 
 
