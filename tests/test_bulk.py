@@ -95,3 +95,41 @@ def test_new_rows_only_a_stored_key_and_a_repeated_one_are_skipped(factory):
         ("a", "k1", "first", "a@example.com"), ("a", "k2", 'ű "quoted"', None), ("b", "k1", "{}", "a@example.com")]
     assert all(s.next_attempt_at == s.created_at == datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc)
                and s.day == date(2026, 3, 2) and s.attempts == 0 and s.claimed_until is None for s in stored)
+
+
+AWKWARD = ["a,b", "{x}", "NULL", "", "back\\slash", 'quote"', " spaced ", "ű", "@@PRO:1@@"]
+
+
+def test_awkward_texts_go_in_and_are_found_by_among(factory):
+    from billing.db.queries import among
+
+    now = datetime(2026, 3, 2, 8, tzinfo=timezone.utc)
+    table = m.MailMessage.__table__
+    rows = [{"account_id": "a", "key": key, "kind": "k", "day": date(2026, 3, 2), "document_number": None,
+             "to_address": None, "locale": "hu", "params": key, "status": "pending", "attempts": 0,
+             "next_attempt_at": now, "claimed_until": None, "message_id": None, "sent_at": None,
+             "last_error": None, "created_at": now} for key in AWKWARD]
+    with factory.begin() as session:
+        bulk.insert_new_rows(session, table, rows, ("account_id", "key"))
+    wanted = AWKWARD[::2]
+    with factory() as session:
+        found = session.execute(select(table.c.key, table.c.params).where(among(session, table.c.key, wanted))).all()
+    assert sorted(found) == sorted((key, key) for key in wanted)
+
+
+def test_array_text_is_read_back_by_postgresql_as_the_values(factory):
+    from sqlalchemy import text
+
+    from billing.db.queries import array_text
+
+    with factory() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's array text")
+        assert session.scalar(text("SELECT CAST(:a AS TEXT[])"), {"a": array_text([*AWKWARD, None])}) == [*AWKWARD, None]
+        assert session.scalar(text("SELECT CAST(:a AS BIGINT[])"), {"a": array_text([3, -1, 2**40])}) == [3, -1, 2**40]
+        instant = datetime(2026, 3, 2, 0, 30, 0, 250, tzinfo=timezone(timedelta(hours=1)))
+        assert session.scalar(text("SELECT CAST(:a AS TIMESTAMPTZ[])"), {"a": array_text([instant, None])}) == [instant, None]
+        assert session.scalar(text("SELECT CAST(:a AS DATE[])"), {"a": array_text([date(2029, 2, 28)])}) == [date(2029, 2, 28)]
+        assert session.scalar(text("SELECT CAST(:a AS NUMERIC[])"),
+                              {"a": array_text([Decimal("-1234.5678"), Decimal("1E+3")])}) == [Decimal("-1234.5678"), Decimal("1E+3")]
+        assert session.scalar(text("SELECT CAST(:a AS BOOLEAN[])"), {"a": array_text([True, False])}) == [True, False]

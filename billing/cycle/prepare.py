@@ -21,7 +21,7 @@ from billing.cycle import write as writes
 from billing.mail import store as mail
 from billing.db import jsoncodec
 from billing.db import models as m
-from billing.db.queries import among, int_array_text, without_parallel_plans
+from billing.db.queries import among, array_text, without_parallel_plans
 from billing.db.session import make_read_factory
 from billing.db.base import utcnow
 from billing.domain import records as r
@@ -127,7 +127,7 @@ def read_chunk(session: Session, account_ids: list[str], until: date, lock: bool
         events = _sqlite_pending(session, account_ids, until, lock)
     elif lock:
         events = [_Queued._make(row) for row in _driver_rows(session.connection(), _PG_LOCKED_QUEUE,
-                                                             (account_ids, until))]
+                                                             (array_text(account_ids), until))]
     else:
         events = _pg_pending(session, account_ids, until)
     for event in events:
@@ -170,7 +170,7 @@ def _pg_accounts(session: Session, account_ids: list[str]) -> list[tuple[tuple, 
     JSON: one joined statement run by the driver, each value then as SQLAlchemy's row would give
     it (the row compared under the lock is SQLAlchemy's)."""
     connection = session.connection()
-    rows = _driver_rows(connection, _PG_ACCOUNTS, (account_ids,))
+    rows = _driver_rows(connection, _PG_ACCOUNTS, (array_text(account_ids),))
     processors = _result_processors(connection.dialect, "accounts")
     found = []
     for row in rows:
@@ -186,10 +186,10 @@ def _pg_pending(session: Session, account_ids: list[str], until: date) -> list[r
     each event is one index look-up. The data comes as JSON text, decoded here as the column type
     would (jsoncodec), without the driver's loader around it."""
     connection = session.connection()
-    seqs = [seq for seq, in _driver_rows(connection, _PG_QUEUE, (account_ids, until))]
+    seqs = [seq for seq, in _driver_rows(connection, _PG_QUEUE, (array_text(account_ids), until))]
     if not seqs:
         return []
-    rows = _driver_rows(connection, _PG_EVENTS, (int_array_text(seqs),))
+    rows = _driver_rows(connection, _PG_EVENTS, (array_text(seqs),))
     instant = _pg_event_instant(connection.dialect)
     loads, event, at = jsoncodec.loads, r.Event, _AT
     return [event(*row[:at], instant(row[at]), *row[at + 1:-1], loads(row[-1])) for row in rows]

@@ -13,6 +13,7 @@ from sqlalchemy import Date, DateTime, Table, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from billing.db.base import AwareDateTime, ExactDecimal, JsonText
+from billing.db.queries import array_text
 
 _JSON_SUFFIX = "__json"
 
@@ -29,9 +30,9 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
 def insert_new_rows(session: Session, table: Table, rows: list[dict], unique: tuple[str, ...]) -> None:
     """Insert the rows whose `unique` columns match no stored row (nor an earlier row of the same
     call): INSERT … ON CONFLICT DO NOTHING as one statement. PostgreSQL takes the rows as one
-    array per column (unnest), where an executemany would send and plan a statement per row; a
-    second transaction inserting the same key waits for the first and then inserts nothing.
-    SQLite takes the driver's executemany; its writer is alone (BEGIN IMMEDIATE)."""
+    array per column (unnest), each as the array's text (queries.array_text), where an
+    executemany would send and plan a statement per row; a second transaction inserting the same
+    key waits for the first and then inserts nothing. SQLite takes the driver's executemany; its writer is alone (BEGIN IMMEDIATE)."""
     if not rows:
         return
     conflict = f"ON CONFLICT ({', '.join(unique)}) DO NOTHING"
@@ -42,7 +43,8 @@ def insert_new_rows(session: Session, table: Table, rows: list[dict], unique: tu
         _check_complete(table, frozenset(columns))
         arrays = ", ".join(f"%s::{_array_type(table, column, dialect)}" for column in columns)
         statement = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {conflict}"
-        session.connection().exec_driver_sql(statement, tuple([row[key] for row in rows] for key in keys))
+        arrays_text = tuple(array_text([row[key] for row in rows]) for key in keys)
+        session.connection().exec_driver_sql(statement, arrays_text)
         return
     _executemany(session, table, rows, conflict)
 
