@@ -353,18 +353,25 @@ def store_prepared(session: Session, ctx: DbContext, step: Prepared) -> str:
     return state_json
 
 
-def _placeholder_text(value) -> bool:
-    """The value is a text that holds a placeholder ("@@…@@")."""
-    return isinstance(value, str) and "@@" in value
+def _placeholder_keys(row: dict) -> list[str]:
+    """The keys whose values are texts that hold a placeholder ("@@…@@"). A first run scans
+    a million values: the test is written out here, not called per value."""
+    return [k for k, v in row.items() if isinstance(v, str) and "@@" in v]
 
 
 def _holds_placeholder(row: dict) -> bool:
-    return any(map(_placeholder_text, row.values()))
+    return bool(_placeholder_keys(row))
 
 
 def _numbered(row: dict, numbers: dict[str, str]) -> dict:
-    # Only a text that holds a placeholder is rewritten.
-    return {k: _replace_all(v, numbers) if _placeholder_text(v) else v for k, v in row.items()}
+    """The row with its placeholders replaced; a copy, so a retried step still has them."""
+    keys = _placeholder_keys(row)
+    if not keys:
+        return row
+    row = dict(row)
+    for k in keys:
+        row[k] = _replace_all(row[k], numbers)
+    return row
 
 
 def _replace_all(text: str, numbers: dict[str, str]) -> str:
