@@ -5,10 +5,11 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from billing.db import bulk, jsoncodec
 from billing.db import models as m
+from billing.db.queries import among, array_text
 from billing.db.session import create_schema, make_engine, make_session_factory
 
 
@@ -101,8 +102,6 @@ AWKWARD = ["a,b", "{x}", "NULL", "", "back\\slash", 'quote"', " spaced ", "ű", 
 
 
 def test_awkward_texts_go_in_and_are_found_by_among(factory):
-    from billing.db.queries import among
-
     now = datetime(2026, 3, 2, 8, tzinfo=timezone.utc)
     table = m.MailMessage.__table__
     rows = [{"account_id": "a", "key": key, "kind": "k", "day": date(2026, 3, 2), "document_number": None,
@@ -118,10 +117,6 @@ def test_awkward_texts_go_in_and_are_found_by_among(factory):
 
 
 def test_array_text_is_read_back_by_postgresql_as_the_values(factory):
-    from sqlalchemy import text
-
-    from billing.db.queries import array_text
-
     with factory() as session:
         if session.get_bind().dialect.name != "postgresql":
             pytest.skip("PostgreSQL's array text")

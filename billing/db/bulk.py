@@ -32,7 +32,8 @@ def insert_new_rows(session: Session, table: Table, rows: list[dict], unique: tu
     call): INSERT … ON CONFLICT DO NOTHING as one statement. PostgreSQL takes the rows as one
     array per column (unnest), each as the array's text (queries.array_text), where an
     executemany would send and plan a statement per row; a second transaction inserting the same
-    key waits for the first and then inserts nothing. SQLite takes the driver's executemany; its writer is alone (BEGIN IMMEDIATE)."""
+    key waits for the first and then inserts nothing. SQLite takes the driver's executemany; its
+    writer is alone (BEGIN IMMEDIATE)."""
     if not rows:
         return
     conflict = f"ON CONFLICT ({', '.join(unique)}) DO NOTHING"

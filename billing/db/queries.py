@@ -17,7 +17,7 @@ def among(session: Session, column, values: list) -> ColumnElement[bool]:
     p50 28.8 against 17.9 ms; which of its look-ups PostgreSQL planned worse is not pinned down)."""
     if session.get_bind().dialect.name == "postgresql":
         if values and all(type(value) is int for value in values):
-            return column == any_(cast(bindparam(None, array_text(values), type_=Text), ARRAY(column.type)))
+            return column == any_(cast(bindparam(None, _int_array_text(values), type_=Text), ARRAY(column.type)))
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
 
@@ -28,7 +28,7 @@ def array_text(values: list) -> str:
     each text), thousands of elements in a cycle chunk. Texts and NULLs, most of them, are
     written here without a call per element."""
     if all(type(value) is int for value in values):
-        return "{" + ",".join(map(str, values)) + "}"
+        return _int_array_text(values)
     parts = []
     for value in values:
         if value is None:
@@ -41,6 +41,10 @@ def array_text(values: list) -> str:
             value = _element_text(value)
         parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
     return "{" + ",".join(parts) + "}"
+
+
+def _int_array_text(values: list[int]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def _element_text(value) -> str:
